@@ -1,0 +1,59 @@
+//! `noncesweep bench`: prints the throughput table (or one JSON object).
+
+use anyhow::{bail, Result};
+use clap::Args;
+use noncesweep::bench::{self, BenchOptions, CpuInfo};
+use noncesweep::sha256::BackendChoice;
+
+use super::Common;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 3.0, value_name = "S")]
+    pub seconds: f64,
+    /// Print one JSON object on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
+    let seconds = args.seconds;
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 3600.0) {
+        bail!(
+            "--seconds must be more than 0 and at most 3600, got {}",
+            args.seconds
+        );
+    }
+    let backend = common.backend();
+    let opts = BenchOptions {
+        backends: vec![backend],
+        threads: common.threads(),
+        single_thread: true,
+        seconds,
+    };
+    let cpu = CpuInfo::detect();
+    if !args.json {
+        println!(
+            "noncesweep bench: {} ({} logical CPUs)",
+            cpu.model, cpu.logical_cpus
+        );
+        println!("CPU features: {}", cpu.features.join(" "));
+        let why = match common.backend {
+            BackendChoice::Auto => "auto: the fastest backend available here",
+            BackendChoice::Fixed(_) => "chosen with --backend",
+        };
+        println!("backend: {backend} ({why})");
+        println!("{:<10} {:>7}  {:>12}", "backend", "threads", "hashrate");
+    }
+    let json = args.json;
+    let report = bench::run(&opts, |r| {
+        if !json {
+            println!("{}", bench::format_result(r));
+        }
+    })?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! The command line: clap definitions and one small runner per command.
+//! Parsing and validation live here; the work itself is in the library.
+
+use std::num::NonZeroUsize;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use noncesweep::sha256::{Backend, BackendChoice};
+
+mod bench;
+mod remine;
+
+/// A Bitcoin SHA-256d proof-of-work miner for CPUs.
+///
+/// With no command, `noncesweep` benchmarks this machine (`noncesweep bench`).
+#[derive(Debug, Parser)]
+#[command(name = "noncesweep", version, about, long_about = None, propagate_version = true)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    /// `bench` options, accepted without the command name.
+    #[command(flatten)]
+    pub bench: bench::BenchArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every hashing command shares.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// Worker threads (default: all logical CPUs).
+    #[arg(long, short = 't', global = true, value_name = "N")]
+    pub threads: Option<NonZeroUsize>,
+    /// Hashing backend: auto picks the fastest this CPU supports.
+    #[arg(long, global = true, value_name = "NAME", default_value = "auto", value_parser = parse_backend)]
+    pub backend: BackendChoice,
+    /// More log output (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl Common {
+    /// The thread count: `--threads` or every logical CPU.
+    pub fn threads(&self) -> usize {
+        self.threads.map(NonZeroUsize::get).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(NonZeroUsize::get)
+                .unwrap_or(1)
+        })
+    }
+
+    /// The backend to mine with, resolved and logged.
+    pub fn backend(&self) -> Backend {
+        let b = self.backend.resolve();
+        tracing::info!(backend = %b, "hashing backend selected");
+        b
+    }
+}
+
+fn parse_backend(s: &str) -> Result<BackendChoice, String> {
+    s.parse()
+        .map_err(|e: noncesweep::sha256::BackendError| e.to_string())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Measure hash throughput on this machine (the default command).
+    Bench(bench::BenchArgs),
+    /// Re-mine a real block header: find the lowest nonce meeting its own target.
+    Remine(remine::RemineArgs),
+}
+
+/// Run the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        None => bench::run(&cli.common, &cli.bench),
+        Some(Command::Bench(args)) => bench::run(&cli.common, &args),
+        Some(Command::Remine(args)) => remine::run(&cli.common, &args),
+    }
+}

@@ -1,0 +1,462 @@
+//! The rayon-parallel nonce search.
+//!
+//! Two ways to drive it:
+//! - [`Miner`] runs workers for as long as a work source feeds it jobs. The
+//!   workers take chunks of about a millisecond of hashing from a shared
+//!   cursor over (header variant, nonce range), so a new job reaches every
+//!   thread within a chunk, and the nonce space of one extranonce2 rolls
+//!   into the next automatically.
+//! - [`search_lowest`] sweeps one header over a fixed nonce range and
+//!   returns the lowest hit, the same whatever the thread count (`remine`).
+//!
+//! Every hit a kernel reports is re-checked with a full
+//! `bitcoin::block::Header::block_hash()` before it becomes a [`Share`]: a
+//! faulty kernel can cost speed, never a bad submission.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use bitcoin::Target;
+use rayon::prelude::*;
+
+use crate::header::HeaderTemplate;
+use crate::pow;
+use crate::sha256::{Backend, WorkUnit};
+use crate::work::{Job, Share, Variant};
+
+/// A failure to set up the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("--threads must be at least 1")]
+    NoThreads,
+    #[error("could not start the worker thread pool: {0}")]
+    Pool(#[from] rayon::ThreadPoolBuildError),
+}
+
+/// Nonces per chunk for a backend: about a millisecond of one thread's work,
+/// so that stop and job switches are noticed within ~1 ms.
+pub fn chunk_nonces(backend: Backend) -> u32 {
+    match backend {
+        Backend::Soft => 1 << 11,
+    }
+}
+
+/// Re-check a kernel's hit with the `bitcoin` crate's own header hash.
+/// Returns the share if the hash meets `share_target`, else `None` (the
+/// kernel was wrong).
+pub fn verify_hit(
+    job_id: &str,
+    variant: &Variant,
+    nonce: u32,
+    share_target: Target,
+    version_mask: u32,
+) -> Option<Share> {
+    let mut header = variant.header;
+    header.set_nonce(nonce);
+    let hash = header.block_hash();
+    if !pow::meets(&hash, share_target) {
+        return None;
+    }
+    Some(Share {
+        job_id: job_id.to_string(),
+        extranonce2: variant.extranonce2.clone(),
+        is_block: pow::meets(&hash, header.block_target()),
+        difficulty: pow::hash_difficulty(&hash),
+        version_bits: header.header.version.to_consensus() as u32 & version_mask,
+        header,
+        hash,
+    })
+}
+
+/// Hash counts per worker thread, padded so that threads do not share a
+/// cache line.
+#[derive(Debug)]
+pub struct Counters {
+    slots: Vec<Padded>,
+}
+
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Padded(AtomicU64);
+
+impl Counters {
+    pub fn new(threads: usize) -> Self {
+        Counters {
+            slots: (0..threads).map(|_| Padded::default()).collect(),
+        }
+    }
+    #[inline]
+    pub fn add(&self, thread: usize, n: u64) {
+        self.slots[thread].0.fetch_add(n, Ordering::Relaxed);
+    }
+    /// Hashes done so far by each thread.
+    pub fn per_thread(&self) -> Vec<u64> {
+        self.slots
+            .iter()
+            .map(|s| s.0.load(Ordering::Relaxed))
+            .collect()
+    }
+    pub fn total(&self) -> u64 {
+        self.per_thread().iter().sum()
+    }
+}
+
+/// The function that sweeps a range; a backend's kernel in production,
+/// anything in tests (for example a kernel that lies).
+pub type SweepFn = Arc<dyn Fn(&WorkUnit, u32, u32, &mut Vec<u32>) + Send + Sync>;
+
+/// A job being mined, with the cursor the workers take chunks from.
+struct Active {
+    job: Arc<Job>,
+    generation: u64,
+    cursor: AtomicU64,
+}
+
+struct Shared {
+    current: RwLock<Option<Arc<Active>>>,
+    generation: AtomicU64,
+    stop: AtomicBool,
+    wake: (Mutex<()>, Condvar),
+    counters: Counters,
+    false_hits: AtomicU64,
+    exhausted: AtomicU64,
+    shares: Mutex<Sender<Share>>,
+    sweep: SweepFn,
+    chunk: u32,
+}
+
+/// Long-running workers that mine whatever job they are given.
+pub struct Miner {
+    shared: Arc<Shared>,
+    done: Receiver<()>,
+    threads: usize,
+    _pool: rayon::ThreadPool,
+}
+
+/// Options for a [`Miner`].
+#[derive(Clone)]
+pub struct MinerConfig {
+    pub threads: usize,
+    pub chunk: u32,
+    pub sweep: SweepFn,
+}
+
+impl MinerConfig {
+    /// Workers that run `backend` on `threads` threads.
+    pub fn new(backend: Backend, threads: usize) -> Self {
+        MinerConfig {
+            threads,
+            chunk: chunk_nonces(backend),
+            sweep: Arc::new(move |w: &WorkUnit, a, b, hits: &mut Vec<u32>| {
+                backend.sweep(w, a, b, hits)
+            }),
+        }
+    }
+}
+
+impl Miner {
+    /// Start the workers, idle until [`Miner::set_job`]. Verified shares
+    /// are sent on `shares`.
+    pub fn start(config: MinerConfig, shares: Sender<Share>) -> Result<Miner, EngineError> {
+        if config.threads == 0 {
+            return Err(EngineError::NoThreads);
+        }
+        assert!(
+            config.chunk.is_power_of_two(),
+            "chunk must be a power of two"
+        );
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(config.threads)
+            .thread_name(|i| format!("noncesweep-worker-{i}"))
+            .build()?;
+        let shared = Arc::new(Shared {
+            current: RwLock::new(None),
+            generation: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            wake: (Mutex::new(()), Condvar::new()),
+            counters: Counters::new(config.threads),
+            false_hits: AtomicU64::new(0),
+            exhausted: AtomicU64::new(0),
+            shares: Mutex::new(shares),
+            sweep: config.sweep,
+            chunk: config.chunk,
+        });
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let s = Arc::clone(&shared);
+        pool.spawn_broadcast(move |ctx| {
+            worker(&s, ctx.index());
+            let _ = done_tx.send(());
+        });
+        Ok(Miner {
+            shared,
+            done,
+            threads: config.threads,
+            _pool: pool,
+        })
+    }
+
+    /// Replace the job (or go idle with `None`). When this returns, no
+    /// share of an older job will be sent any more.
+    pub fn set_job(&self, job: Option<Arc<Job>>) {
+        let generation = self.shared.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let active = job.map(|job| {
+            Arc::new(Active {
+                job,
+                generation,
+                cursor: AtomicU64::new(0),
+            })
+        });
+        *self
+            .shared
+            .current
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = active;
+        let _g = self.shared.wake.0.lock().unwrap_or_else(|e| e.into_inner());
+        self.shared.wake.1.notify_all();
+    }
+
+    /// The job being mined, if any.
+    pub fn job(&self) -> Option<Arc<Job>> {
+        self.shared
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|a| Arc::clone(&a.job))
+    }
+
+    /// Hash counts so far.
+    pub fn counters(&self) -> &Counters {
+        &self.shared.counters
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Kernel hits that failed the full re-check (should stay zero).
+    pub fn false_hits(&self) -> u64 {
+        self.shared.false_hits.load(Ordering::Relaxed)
+    }
+
+    /// How many times a job ran out of header variants.
+    pub fn exhausted_jobs(&self) -> u64 {
+        self.shared.exhausted.load(Ordering::Relaxed)
+    }
+
+    /// Stop every worker and wait for them (each stops within one chunk).
+    pub fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Miner {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        {
+            let _g = self.shared.wake.0.lock().unwrap_or_else(|e| e.into_inner());
+            self.shared.wake.1.notify_all();
+        }
+        for _ in 0..self.threads {
+            let _ = self.done.recv_timeout(Duration::from_secs(5));
+        }
+    }
+}
+
+fn worker(s: &Shared, thread: usize) {
+    let chunk = s.chunk as u64;
+    let chunks_per_variant = (1u64 << 32) / chunk;
+    let mut hits = Vec::new();
+    // The header variant this thread hashed last, reused while it lasts.
+    let mut cached: Option<(u64, u64, Variant, WorkUnit)> = None;
+    let mut exhausted_generation = u64::MAX;
+    while !s.stop.load(Ordering::Relaxed) {
+        let active = s.current.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(active) = active else {
+            idle(s);
+            continue;
+        };
+        if active.generation == exhausted_generation {
+            idle(s);
+            continue;
+        }
+        let c = active.cursor.fetch_add(1, Ordering::Relaxed);
+        let index = c / chunks_per_variant;
+        let first = ((c % chunks_per_variant) * chunk) as u32;
+        let last = first + (s.chunk - 1);
+        let fresh = matches!(&cached, Some((g, i, _, _)) if *g == active.generation && *i == index);
+        if !fresh {
+            match active.job.variant(index) {
+                Some(v) => {
+                    let wu = v.header.work_unit(active.job.share_target);
+                    cached = Some((active.generation, index, v, wu));
+                }
+                None => {
+                    if exhausted_generation != active.generation {
+                        exhausted_generation = active.generation;
+                        if thread == 0 {
+                            s.exhausted.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(job = %active.job.id, "job's extranonce2 space is exhausted; waiting for new work");
+                        }
+                    }
+                    continue;
+                }
+            }
+        }
+        let (_, _, variant, wu) = cached.as_ref().expect("set above");
+        hits.clear();
+        (s.sweep)(wu, first, last, &mut hits);
+        s.counters.add(thread, chunk);
+        if hits.is_empty() {
+            continue;
+        }
+        let job = &active.job;
+        let shares: Vec<Share> = hits
+            .iter()
+            .filter_map(|&nonce| {
+                let share = verify_hit(&job.id, variant, nonce, job.share_target, job.version_mask);
+                if share.is_none() {
+                    s.false_hits.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(nonce, job = %job.id, "kernel reported a hit that does not meet the target; dropped");
+                }
+                share
+            })
+            .collect();
+        // Report only while the job is still current: set_job takes the
+        // write lock, so once it returns no old share can get through.
+        let guard = s.current.read().unwrap_or_else(|e| e.into_inner());
+        if guard.as_ref().map(|a| a.generation) == Some(active.generation) {
+            let tx = s.shares.lock().unwrap_or_else(|e| e.into_inner());
+            for share in shares {
+                let _ = tx.send(share);
+            }
+        }
+    }
+}
+
+fn idle(s: &Shared) {
+    let g = s.wake.0.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = s.wake.1.wait_timeout(g, Duration::from_millis(20));
+}
+
+/// The outcome of a [`search_lowest`] sweep.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchResult {
+    /// The lowest nonce in the range that meets the target, if any.
+    pub nonce: Option<u32>,
+    /// Hashes computed (a little more than strictly needed: whole waves).
+    pub hashes: u64,
+}
+
+/// Sweep `from..=to` of one header with `threads` threads and return the
+/// lowest nonce that meets `work.target`. The range is cut into waves of
+/// `threads x 4` chunks swept in parallel; the first wave with a hit ends
+/// the search, so the answer does not depend on scheduling or thread count.
+/// `progress` is told the hashes done after every wave.
+pub fn search_lowest(
+    backend: Backend,
+    threads: usize,
+    work: &WorkUnit,
+    from: u32,
+    to: u32,
+    progress: &(dyn Fn(u64) + Sync),
+    cancel: &AtomicBool,
+) -> Result<SearchResult, EngineError> {
+    if threads == 0 {
+        return Err(EngineError::NoThreads);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
+    let chunk = chunk_nonces(backend).max(1 << 14) as u64;
+    let wave = chunk * threads as u64 * 4;
+    let (from, to) = (from as u64, to as u64);
+    let mut hashes = 0u64;
+    let mut start = from;
+    let result = pool.install(|| {
+        while start <= to && !cancel.load(Ordering::Relaxed) {
+            let end = (start + wave - 1).min(to);
+            let chunks: Vec<(u64, u64)> = (start..=end)
+                .step_by(chunk as usize)
+                .map(|a| (a, (a + chunk - 1).min(end)))
+                .collect();
+            let lowest = chunks
+                .par_iter()
+                .filter_map(|&(a, b)| {
+                    let mut hits = Vec::new();
+                    backend.sweep(work, a as u32, b as u32, &mut hits);
+                    hits.into_iter().min()
+                })
+                .min();
+            hashes += end - start + 1;
+            progress(hashes);
+            if lowest.is_some() {
+                return lowest;
+            }
+            start = end + 1;
+        }
+        None
+    });
+    Ok(SearchResult {
+        nonce: result,
+        hashes,
+    })
+}
+
+/// Sweep a job's first header for `duration` on a [`Miner`] with an
+/// unreachable target, and return hashes per thread and the time taken.
+/// This is the benchmark's measurement.
+pub fn measure(
+    config: MinerConfig,
+    duration: Duration,
+) -> Result<(Vec<u64>, Duration), EngineError> {
+    let (tx, _rx) = std::sync::mpsc::channel();
+    let miner = Miner::start(config, tx)?;
+    let job = synthetic_job(Target::ZERO);
+    let t0 = Instant::now();
+    miner.set_job(Some(Arc::new(job)));
+    std::thread::sleep(duration);
+    let counts = miner.counters().per_thread();
+    let elapsed = t0.elapsed();
+    miner.stop();
+    Ok((counts, elapsed))
+}
+
+/// A job built from fixed, made-up data (for benchmarks and tests).
+pub fn synthetic_job(share_target: Target) -> Job {
+    use bitcoin::hashes::{sha256d, Hash};
+    Job {
+        id: "synthetic".into(),
+        version: 0x2000_0000,
+        version_mask: 0,
+        prev_hash: bitcoin::BlockHash::from_raw_hash(sha256d::Hash::hash(
+            b"noncesweep synthetic prev",
+        )),
+        coinbase: crate::coinbase::CoinbaseParts {
+            coinb1: b"noncesweep synthetic coinbase, part one".to_vec(),
+            coinb2: b"part two".to_vec(),
+        },
+        extranonce1: vec![0xde, 0xad, 0xbe, 0xef],
+        extranonce2_size: 8,
+        extranonce2_start: 0,
+        merkle_branch: vec![],
+        time: 1_700_000_000,
+        bits: 0x1d00ffff,
+        share_target,
+    }
+}
+
+/// Hash a header at `nonce` with a backend's kernel and the given target,
+/// returning whether the kernel reports it (for self-tests and teaching).
+pub fn kernel_hits_at(
+    backend: Backend,
+    header: &HeaderTemplate,
+    target: Target,
+    nonce: u32,
+) -> bool {
+    let mut hits = Vec::new();
+    backend.sweep(&header.work_unit(target), nonce, nonce, &mut hits);
+    hits == [nonce]
+}

@@ -1,0 +1,27 @@
+//! noncesweep: a Bitcoin SHA-256d proof-of-work miner for CPUs.
+//!
+//! The library holds everything; the `noncesweep` binary is a thin command
+//! line over it. The flow of work:
+//!
+//! ```text
+//! work source --Job--> header/coinbase --WorkUnit--> engine (rayon) --hit--> re-check --Share--> work source
+//! ```
+//!
+//! - [`pow`]: targets and difficulty;
+//! - [`header`], [`coinbase`]: building the header and the coinbase;
+//! - [`work`]: the job, header variant and share types;
+//! - [`sha256`]: the nonce-sweep kernels and backend dispatch;
+//! - [`engine`]: the parallel search;
+//! - [`bench`], [`remine`]: the commands built directly on the engine;
+//! - [`progress`], [`units`]: how progress and rates are shown.
+
+pub mod bench;
+pub mod coinbase;
+pub mod engine;
+pub mod header;
+pub mod pow;
+pub mod progress;
+pub mod remine;
+pub mod sha256;
+pub mod units;
+pub mod work;

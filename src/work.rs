@@ -1,0 +1,165 @@
+//! The types the engine sees: a [`Job`] from any work source, the header
+//! variants it expands into (extranonce2 and version-rolling bits), and the
+//! [`Share`] the engine reports after re-checking a hit.
+//!
+//! A job is in pool shape whatever its source: coinbase parts around an
+//! `extranonce1 || extranonce2` slot, a merkle branch, and the header fields.
+//! A getblocktemplate job uses an empty extranonce1 and noncesweep's own
+//! 8-byte slot as extranonce2.
+
+use bitcoin::{BlockHash, Target, TxMerkleNode};
+
+use crate::coinbase::{self, CoinbaseParts};
+use crate::header::HeaderTemplate;
+
+/// One unit of work from a work source.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Job {
+    /// The source's name for the job (Stratum job id, template id).
+    pub id: String,
+    pub version: i32,
+    /// Version bits the miner may roll (BIP310 mask granted by the pool); 0
+    /// for none.
+    pub version_mask: u32,
+    pub prev_hash: BlockHash,
+    pub coinbase: CoinbaseParts,
+    pub extranonce1: Vec<u8>,
+    pub extranonce2_size: usize,
+    /// The first extranonce2 value to use (as a little-endian counter).
+    pub extranonce2_start: u64,
+    pub merkle_branch: Vec<TxMerkleNode>,
+    pub time: u32,
+    pub bits: u32,
+    /// What counts as a share (the block target for solo mining).
+    pub share_target: Target,
+}
+
+/// One header of a job: a specific extranonce2 and version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Variant {
+    pub header: HeaderTemplate,
+    pub extranonce2: Vec<u8>,
+}
+
+/// A hit the engine re-checked with a full `block_hash()`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Share {
+    pub job_id: String,
+    pub extranonce2: Vec<u8>,
+    /// The full header that was hashed (nonce, time and rolled version in it).
+    pub header: HeaderTemplate,
+    pub hash: BlockHash,
+    /// The share's own difficulty (`DIFF1 / hash`).
+    pub difficulty: f64,
+    /// Whether the hash also meets the block target in `bits`.
+    pub is_block: bool,
+    /// The version bits rolled within the job's mask (BIP310's sixth
+    /// submit parameter).
+    pub version_bits: u32,
+}
+
+impl Job {
+    /// How many versions one extranonce2 value yields: `2^popcount(mask)`,
+    /// capped at 2^16 so that the extranonce still moves.
+    pub fn versions_per_extranonce(&self) -> u64 {
+        1u64 << self.version_mask.count_ones().min(16)
+    }
+
+    /// The largest extranonce2 value that fits its size.
+    fn extranonce2_max(&self) -> u64 {
+        if self.extranonce2_size >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * self.extranonce2_size)) - 1
+        }
+    }
+
+    /// Header variant number `index`: each extranonce2 value is used with
+    /// every rolled version before the extranonce2 moves on (rolling the
+    /// version costs one midstate, the extranonce2 a coinbase hash plus the
+    /// branch). `None` when the job's space is exhausted.
+    pub fn variant(&self, index: u64) -> Option<Variant> {
+        let per = self.versions_per_extranonce();
+        let en2 = self.extranonce2_start.checked_add(index / per)?;
+        if en2 > self.extranonce2_max() {
+            return None;
+        }
+        let roll = deposit_bits(index % per, self.version_mask);
+        let extranonce2 = en2.to_le_bytes()[..self.extranonce2_size.min(8)]
+            .iter()
+            .copied()
+            .chain(std::iter::repeat(0).take(self.extranonce2_size.saturating_sub(8)))
+            .collect::<Vec<u8>>();
+        let txid = self.coinbase.txid(&self.extranonce1, &extranonce2);
+        let root = coinbase::merkle_root(txid, &self.merkle_branch);
+        let mut header =
+            HeaderTemplate::new(self.version, self.prev_hash, root, self.time, self.bits, 0);
+        if self.version_mask != 0 {
+            // Roll relative to the job's own bits so variant 0 is the job as sent.
+            let base = self.version as u32 & self.version_mask;
+            header.set_version_bits(self.version_mask, base ^ roll);
+        }
+        Some(Variant {
+            header,
+            extranonce2,
+        })
+    }
+
+    /// The block target from the job's `bits`.
+    pub fn block_target(&self) -> Target {
+        crate::pow::target_from_bits(self.bits)
+    }
+}
+
+/// Spread the low bits of `value` over the set bits of `mask` (like x86 PDEP).
+pub fn deposit_bits(mut value: u64, mask: u32) -> u32 {
+    let mut out = 0u32;
+    let mut m = mask;
+    while m != 0 && value != 0 {
+        let bit = m & m.wrapping_neg();
+        if value & 1 == 1 {
+            out |= bit;
+        }
+        value >>= 1;
+        m &= m - 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deposit() {
+        assert_eq!(deposit_bits(0, 0x1fffe000), 0);
+        assert_eq!(deposit_bits(1, 0x1fffe000), 0x2000);
+        assert_eq!(deposit_bits(0xffff, 0x1fffe000), 0x1fffe000);
+        assert_eq!(deposit_bits(0b101, 0b1011_0000), 0b1000_0000 | 0b1_0000);
+    }
+
+    #[test]
+    fn extranonce_space_is_bounded() {
+        use bitcoin::hashes::Hash;
+        let job = Job {
+            id: "j".into(),
+            version: 0x2000_0000,
+            version_mask: 0,
+            prev_hash: BlockHash::all_zeros(),
+            coinbase: CoinbaseParts {
+                coinb1: vec![1],
+                coinb2: vec![2],
+            },
+            extranonce1: vec![],
+            extranonce2_size: 1,
+            extranonce2_start: 254,
+            merkle_branch: vec![],
+            time: 0,
+            bits: 0x207fffff,
+            share_target: Target::MAX_ATTAINABLE_REGTEST,
+        };
+        assert_eq!(job.variant(0).unwrap().extranonce2, vec![254]);
+        assert_eq!(job.variant(1).unwrap().extranonce2, vec![255]);
+        assert!(job.variant(2).is_none());
+    }
+}
