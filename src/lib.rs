@@ -23,5 +23,6 @@ pub mod pow;
 pub mod progress;
 pub mod remine;
 pub mod sha256;
+pub mod shutdown;
 pub mod units;
 pub mod work;
