@@ -12,12 +12,14 @@
 //! - [`work`]: the job, header variant and share types;
 //! - [`sha256`]: the nonce-sweep kernels and backend dispatch;
 //! - [`engine`]: the parallel search;
+//! - [`gbt`]: solo mining against a node (getblocktemplate, submitblock);
 //! - [`bench`], [`remine`]: the commands built directly on the engine;
 //! - [`progress`], [`units`]: how progress and rates are shown.
 
 pub mod bench;
 pub mod coinbase;
 pub mod engine;
+pub mod gbt;
 pub mod header;
 pub mod pow;
 pub mod progress;

@@ -12,7 +12,8 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let level = match cli.common.verbose {
         0 => "info",
-        1 => "debug",
+        // The HTTP client's own debug lines drown the miner's.
+        1 => "debug,ureq=info",
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));

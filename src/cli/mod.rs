@@ -9,6 +9,7 @@ use noncesweep::sha256::{Backend, BackendChoice};
 
 mod bench;
 mod remine;
+mod solo;
 
 /// A Bitcoin SHA-256d proof-of-work miner for CPUs.
 ///
@@ -69,6 +70,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Re-mine a real block header: find the lowest nonce meeting its own target.
     Remine(remine::RemineArgs),
+    /// Mine blocks for your own node (getblocktemplate/submitblock).
+    Solo(solo::SoloArgs),
 }
 
 /// Run the parsed command line.
@@ -77,5 +80,6 @@ pub fn run(cli: Cli) -> Result<()> {
         None => bench::run(&cli.common, &cli.bench),
         Some(Command::Bench(args)) => bench::run(&cli.common, &args),
         Some(Command::Remine(args)) => remine::run(&cli.common, &args),
+        Some(Command::Solo(args)) => solo::run(&cli.common, &args),
     }
 }

@@ -1,0 +1,661 @@
+//! The solo-mining loop: templates from the node in, blocks to the node out.
+//!
+//! Threads and their jobs:
+//! - a longpoll thread repeats `getblocktemplate` with the last `longpollid`,
+//!   so a new tip reaches the engine as soon as the node knows it;
+//! - a poller thread fetches a fresh template every `poll_interval` (new
+//!   transactions and fees) and at once after one of our blocks is accepted;
+//! - the engine's workers mine the current job; the extranonce is rolled by
+//!   the engine ([`crate::work::Job::variant`]) when a nonce range runs out;
+//! - this loop switches jobs ([`Miner::set_job`]), turns a found block into
+//!   a pending file, submits it, and follows its confirmations.
+//!
+//! A found block is never lost: it is on disk before the first
+//! `submitblock`, transport failures are retried with backoff until the node
+//! gives a definitive answer, and blocks left pending by a stop are
+//! submitted again at the next start.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bitcoin::BlockHash;
+use serde_json::{json, Value};
+
+use super::pending::{PendingBlock, PendingStore};
+use super::rpc::{RpcClient, RpcError};
+use super::template::{self, BlockTemplate, Payout, TemplateError, TemplateJob};
+use super::{payout_script, Network};
+use crate::engine::{Miner, MinerConfig};
+use crate::progress::Progress;
+use crate::work::Share;
+
+/// Everything the solo loop needs besides the node.
+pub struct SoloConfig {
+    /// The payout address, checked against the node's network.
+    pub address: String,
+    /// The network the user expects (`--network`); checked when given.
+    pub network: Option<Network>,
+    /// Bytes pushed into the coinbase after the extranonce.
+    pub tag: Vec<u8>,
+    /// Stop after this many accepted blocks.
+    pub max_blocks: Option<u64>,
+    pub poll_interval: Duration,
+    pub state_dir: PathBuf,
+    pub miner: MinerConfig,
+    /// Polled often; `true` asks the loop to stop (Ctrl-C).
+    pub stop: Arc<dyn Fn() -> bool + Send + Sync>,
+    /// Show a progress line while mining.
+    pub show_progress: bool,
+    /// Receives what happens, for tests and front ends.
+    pub events: Option<Sender<SoloEvent>>,
+}
+
+/// Something the loop did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SoloEvent {
+    /// Mining a new job for `height`.
+    Mining { height: u32, prev: BlockHash },
+    /// A block was found and saved as pending.
+    Found {
+        height: u32,
+        hash: BlockHash,
+        path: PathBuf,
+    },
+    /// The node could not be reached.
+    Outage { error: String },
+    /// The node answers again.
+    Recovered { after: Duration },
+    /// The node's definitive answer to a block (`None` = accepted).
+    Verdict {
+        height: u32,
+        hash: BlockHash,
+        reason: Option<String>,
+    },
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, Default)]
+pub struct SoloSummary {
+    pub accepted: Vec<(u32, BlockHash)>,
+    pub rejected: Vec<(u32, BlockHash, String)>,
+    /// Blocks still waiting for an answer (only after a stop).
+    pub pending: Vec<PendingBlock>,
+    pub pending_dir: PathBuf,
+    pub hashes: u64,
+    pub elapsed: Duration,
+    pub templates: u64,
+}
+
+/// Why the loop could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum SoloError {
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("{0}")]
+    Config(String),
+    #[error("state directory: {0}")]
+    State(String),
+    #[error("cannot start the miner: {0}")]
+    Engine(String),
+}
+
+enum Event {
+    Share(Share),
+    Template(Box<BlockTemplate>, Instant),
+    FetchError(RpcError),
+    BadTemplate(TemplateError),
+}
+
+/// A fetch's outcome as an event for the loop.
+fn to_event(r: Result<Value, RpcError>) -> Event {
+    match r {
+        Ok(v) => match BlockTemplate::from_json(&v) {
+            Ok(t) => Event::Template(Box::new(t), Instant::now()),
+            Err(e) => Event::BadTemplate(e),
+        },
+        Err(e) => Event::FetchError(e),
+    }
+}
+
+/// Backoff for retries: 0.5 s doubling to 10 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(500u64.saturating_mul(1u64 << attempt.min(5)).min(10_000))
+}
+
+/// Sleep `d` in small steps, returning early (`true`) when `stop` says so.
+fn sleep_unless(d: Duration, stop: &dyn Fn() -> bool) -> bool {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        if stop() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50).min(end - Instant::now()));
+    }
+    stop()
+}
+
+/// The solo miner.
+pub struct Solo {
+    rpc: Arc<RpcClient>,
+    cfg: SoloConfig,
+    store: PendingStore,
+    summary: SoloSummary,
+    outage_since: Option<Instant>,
+}
+
+impl Solo {
+    pub fn new(rpc: Arc<RpcClient>, cfg: SoloConfig) -> Result<Solo, SoloError> {
+        let store = PendingStore::open(&cfg.state_dir).map_err(|e| {
+            SoloError::State(format!("cannot create {}: {e}", cfg.state_dir.display()))
+        })?;
+        let summary = SoloSummary {
+            pending_dir: store.dir().to_path_buf(),
+            ..SoloSummary::default()
+        };
+        Ok(Solo {
+            rpc,
+            cfg,
+            store,
+            summary,
+            outage_since: None,
+        })
+    }
+
+    fn emit(&self, e: SoloEvent) {
+        if let Some(tx) = &self.cfg.events {
+            let _ = tx.send(e);
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        (self.cfg.stop)()
+    }
+
+    fn note_outage(&mut self, e: &RpcError) {
+        if self.outage_since.is_none() {
+            tracing::warn!("lost contact with the node: {e}; retrying");
+            self.outage_since = Some(Instant::now());
+            self.emit(SoloEvent::Outage {
+                error: e.to_string(),
+            });
+        } else {
+            tracing::debug!("node still unreachable: {e}");
+        }
+    }
+
+    fn note_recovered(&mut self) {
+        if let Some(t) = self.outage_since.take() {
+            let after = t.elapsed();
+            tracing::info!("the node answers again after {:.1} s", after.as_secs_f64());
+            self.emit(SoloEvent::Recovered { after });
+        }
+    }
+
+    /// Submit one block until the node answers definitively. Returns
+    /// `false` if a stop came first (the block stays pending).
+    fn submit(&mut self, block: &PendingBlock) -> Result<bool, SoloError> {
+        let hash: BlockHash = block
+            .hash
+            .parse()
+            .map_err(|e| SoloError::State(format!("{}: {e}", block.path.display())))?;
+        let mut attempt = 0;
+        let verdict = loop {
+            match self.rpc.call("submitblock", json!([block.hex])) {
+                Ok(Value::Null) => {
+                    self.note_recovered();
+                    break None;
+                }
+                Ok(Value::String(reason)) => {
+                    self.note_recovered();
+                    break Some(reason);
+                }
+                Ok(other) => {
+                    self.note_recovered();
+                    break Some(other.to_string());
+                }
+                Err(e) if e.is_transient() => {
+                    if self.outage_since.is_none() || attempt == 0 {
+                        tracing::warn!(
+                            "block {} at height {} could not be submitted ({e}); it is saved in {} and will be retried",
+                            block.hash,
+                            block.height,
+                            block.path.display()
+                        );
+                    }
+                    self.note_outage(&e);
+                    if sleep_unless(backoff(attempt), &*self.cfg.stop) {
+                        return Ok(false);
+                    }
+                    attempt += 1;
+                }
+                Err(RpcError::Node { message, .. }) => {
+                    self.note_recovered();
+                    break Some(message);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if let Err(e) = self.store.remove(block) {
+            tracing::warn!("cannot remove {}: {e}", block.path.display());
+        }
+        match &verdict {
+            None => {
+                println!(
+                    "block accepted: height {} hash {}",
+                    block.height, block.hash
+                );
+                self.summary.accepted.push((block.height, hash));
+            }
+            Some(reason) => {
+                println!(
+                    "block rejected: height {} hash {}: {reason}",
+                    block.height, block.hash
+                );
+                self.summary
+                    .rejected
+                    .push((block.height, hash, reason.clone()));
+            }
+        }
+        self.emit(SoloEvent::Verdict {
+            height: block.height,
+            hash,
+            reason: verdict,
+        });
+        Ok(true)
+    }
+
+    fn finish(mut self, start: Instant, hashes: u64) -> SoloSummary {
+        self.summary.pending = self.store.list().unwrap_or_default();
+        self.summary.elapsed = start.elapsed();
+        self.summary.hashes = hashes;
+        self.summary
+    }
+
+    fn done(&self) -> bool {
+        self.cfg
+            .max_blocks
+            .is_some_and(|n| self.summary.accepted.len() as u64 >= n)
+    }
+
+    /// Run until `max_blocks` accepted blocks or a stop.
+    pub fn run(mut self) -> Result<SoloSummary, SoloError> {
+        let start = Instant::now();
+        // 1. Blocks an earlier run left pending.
+        let earlier = self
+            .store
+            .list()
+            .map_err(|e| SoloError::State(e.to_string()))?;
+        if !earlier.is_empty() {
+            tracing::info!(
+                "{} found block(s) from an earlier run are pending in {}; submitting them",
+                earlier.len(),
+                self.store.dir().display()
+            );
+        }
+        for b in &earlier {
+            if !self.submit(b)? {
+                return Ok(self.finish(start, 0));
+            }
+        }
+        if self.done() {
+            return Ok(self.finish(start, 0));
+        }
+
+        // 2. Which network the node is on; the address must belong to it.
+        let info = self.first_contact("getblockchaininfo", json!([]))?;
+        let Some(info) = info else {
+            return Ok(self.finish(start, 0));
+        };
+        let chain = info.get("chain").and_then(Value::as_str).unwrap_or("");
+        let node_net = Network::from_chain_name(chain).ok_or_else(|| {
+            SoloError::Config(format!("the node reports an unknown chain {chain:?}"))
+        })?;
+        if let Some(expected) = self.cfg.network {
+            if expected != node_net {
+                return Err(SoloError::Config(format!(
+                    "--network is {expected} but the node at {} is on {node_net}",
+                    self.rpc.url()
+                )));
+            }
+        }
+        let payout = Payout {
+            script: payout_script(&self.cfg.address, node_net).map_err(SoloError::Config)?,
+            tag: self.cfg.tag.clone(),
+        };
+        tracing::info!(network = %node_net, address = %self.cfg.address, "mining solo");
+
+        // 3. The first template, then the engine.
+        let first = loop {
+            match self.first_contact("getblocktemplate", json!([template::request(None)]))? {
+                None => return Ok(self.finish(start, 0)),
+                Some(v) => break BlockTemplate::from_json(&v)?,
+            }
+        };
+        let (events_tx, events) = mpsc::channel::<Event>();
+        let (share_tx, share_rx) = mpsc::channel::<Share>();
+        let miner = Miner::start(self.cfg.miner.clone(), share_tx)
+            .map_err(|e| SoloError::Engine(e.to_string()))?;
+        let quit = Arc::new(AtomicBool::new(false));
+        let fwd = events_tx.clone();
+        std::thread::Builder::new()
+            .name("solo-shares".into())
+            .spawn(move || {
+                for s in share_rx {
+                    if fwd.send(Event::Share(s)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| SoloError::Engine(e.to_string()))?;
+        let (kick_tx, kick_rx) = mpsc::channel::<()>();
+        spawn_longpoll(
+            Arc::clone(&self.rpc),
+            first.longpollid.clone(),
+            events_tx.clone(),
+            Arc::clone(&quit),
+        );
+        spawn_poller(
+            Arc::clone(&self.rpc),
+            self.cfg.poll_interval,
+            kick_rx,
+            events_tx,
+            Arc::clone(&quit),
+        );
+        let result = self.mine(&miner, &payout, first, &events, &kick_tx);
+        quit.store(true, Ordering::SeqCst);
+        let hashes = miner.counters().total();
+        miner.stop();
+        result.map(|()| self.finish(start, hashes))
+    }
+
+    /// The first calls: a refused connection or wrong credentials here are
+    /// the user's configuration, so they end the run with a clear error;
+    /// a node that is starting or syncing is waited for.
+    fn first_contact(&mut self, method: &str, params: Value) -> Result<Option<Value>, SoloError> {
+        let mut attempt = 0;
+        loop {
+            match self.rpc.call(method, params.clone()) {
+                Ok(v) => {
+                    self.note_recovered();
+                    return Ok(Some(v));
+                }
+                Err(e @ RpcError::NotReady { .. }) => {
+                    if attempt == 0 {
+                        tracing::warn!("{e}");
+                    }
+                    if sleep_unless(backoff(attempt), &*self.cfg.stop) {
+                        return Ok(None);
+                    }
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn mine(
+        &mut self,
+        miner: &Miner,
+        payout: &Payout,
+        first: BlockTemplate,
+        events: &Receiver<Event>,
+        kick: &Sender<()>,
+    ) -> Result<(), SoloError> {
+        let progress = if self.cfg.show_progress {
+            Progress::new("solo mining", None)
+        } else {
+            Progress::hidden()
+        };
+        let mut jobs: VecDeque<Arc<TemplateJob>> = VecDeque::new();
+        let mut solved: HashSet<BlockHash> = HashSet::new();
+        let mut current: Option<Arc<TemplateJob>> = None;
+        let mut seq = 0u64;
+        let mut following: HashMap<BlockHash, (u32, i64)> = HashMap::new();
+        let mut pending_event = Some(Event::Template(Box::new(first), Instant::now()));
+        loop {
+            if self.stopping() || self.done() {
+                break;
+            }
+            let event = match pending_event.take() {
+                Some(e) => e,
+                None => match events.recv_timeout(Duration::from_millis(200)) {
+                    Ok(e) => e,
+                    Err(RecvTimeoutError::Timeout) => {
+                        progress.set(miner.counters().total());
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+            };
+            match event {
+                Event::FetchError(e) if e.is_transient() => self.note_outage(&e),
+                Event::FetchError(e) => return Err(e.into()),
+                Event::BadTemplate(e) => return Err(e.into()),
+                Event::Template(t, received) => {
+                    self.note_recovered();
+                    let t = Arc::new(*t);
+                    let cur = current.as_ref().map(|j| &j.template);
+                    let newer = match cur {
+                        None => !solved.contains(&t.previous_block_hash),
+                        Some(c) => {
+                            t.height > c.height
+                                || (t.height == c.height
+                                    && !solved.contains(&t.previous_block_hash))
+                        }
+                    };
+                    if !newer {
+                        continue;
+                    }
+                    let tip_changed =
+                        cur.map_or(true, |c| c.previous_block_hash != t.previous_block_hash);
+                    seq += 1;
+                    let job = Arc::new(TemplateJob::new(
+                        Arc::clone(&t),
+                        payout,
+                        format!("{}-{seq}", t.height),
+                    )?);
+                    miner.set_job(Some(Arc::clone(&job.job)));
+                    self.summary.templates += 1;
+                    if tip_changed {
+                        tracing::debug!(
+                            height = t.height,
+                            latency_ms = format!("{:.3}", received.elapsed().as_secs_f64() * 1e3),
+                            "new tip: every worker moved to the new job"
+                        );
+                        tracing::info!(
+                            height = t.height,
+                            transactions = t.transactions.len(),
+                            "mining block {} on {}",
+                            t.height,
+                            t.previous_block_hash
+                        );
+                        self.emit(SoloEvent::Mining {
+                            height: t.height,
+                            prev: t.previous_block_hash,
+                        });
+                        self.follow(&mut following);
+                    } else {
+                        tracing::debug!(
+                            height = t.height,
+                            transactions = t.transactions.len(),
+                            "refreshed template"
+                        );
+                    }
+                    jobs.push_back(Arc::clone(&job));
+                    if jobs.len() > 16 {
+                        jobs.pop_front();
+                    }
+                    current = Some(job);
+                }
+                Event::Share(share) => {
+                    if !share.is_block {
+                        continue;
+                    }
+                    let Some(job) = jobs.iter().find(|j| j.job.id == share.job_id).cloned() else {
+                        continue;
+                    };
+                    let prev = job.template.previous_block_hash;
+                    if !solved.insert(prev) {
+                        continue; // another solution for a tip we already solved
+                    }
+                    if current
+                        .as_ref()
+                        .is_some_and(|c| c.template.previous_block_hash == prev)
+                    {
+                        miner.set_job(None);
+                    }
+                    let block = job.block(&share)?;
+                    let hash = block.block_hash();
+                    let saved = self
+                        .store
+                        .save(
+                            job.template.height,
+                            &hash.to_string(),
+                            &template::block_hex(&block),
+                        )
+                        .map_err(|e| SoloError::State(format!("cannot save a found block: {e}")))?;
+                    tracing::info!(
+                        height = job.template.height,
+                        "found block {hash}; saved to {}",
+                        saved.path.display()
+                    );
+                    self.emit(SoloEvent::Found {
+                        height: job.template.height,
+                        hash,
+                        path: saved.path.clone(),
+                    });
+                    if !self.submit(&saved)? {
+                        break;
+                    }
+                    if self
+                        .summary
+                        .accepted
+                        .last()
+                        .is_some_and(|(_, h)| *h == hash)
+                    {
+                        following.insert(hash, (job.template.height, 0));
+                    }
+                    let _ = kick.send(());
+                }
+            }
+        }
+        progress.set(miner.counters().total());
+        progress.finish();
+        Ok(())
+    }
+
+    /// Check the confirmations of our accepted blocks; report 6 or orphaned.
+    fn follow(&mut self, following: &mut HashMap<BlockHash, (u32, i64)>) {
+        let mut finished = Vec::new();
+        for (hash, (height, last)) in following.iter_mut() {
+            let Ok(h) = self.rpc.call("getblockheader", json!([hash.to_string()])) else {
+                return; // the node is busy or away: try again at the next tip
+            };
+            let confs = h.get("confirmations").and_then(Value::as_i64).unwrap_or(0);
+            if confs == *last {
+                continue;
+            }
+            *last = confs;
+            if confs < 0 {
+                println!("block {hash} at height {height} left the main chain (orphaned)");
+                finished.push(*hash);
+            } else if confs >= 6 {
+                println!("block {hash} at height {height} has 6 confirmations");
+                finished.push(*hash);
+            } else {
+                tracing::info!("block {hash} at height {height}: {confs} confirmation(s)");
+            }
+        }
+        for h in finished {
+            following.remove(&h);
+        }
+    }
+}
+
+fn spawn_longpoll(
+    rpc: Arc<RpcClient>,
+    mut longpollid: Option<String>,
+    events: Sender<Event>,
+    quit: Arc<AtomicBool>,
+) {
+    let _ = std::thread::Builder::new()
+        .name("solo-longpoll".into())
+        .spawn(move || {
+            let mut attempt = 0;
+            while !quit.load(Ordering::SeqCst) {
+                let Some(id) = longpollid.clone() else {
+                    tracing::info!("the node offers no longpoll; polling only");
+                    return;
+                };
+                let r = rpc.call_timeout(
+                    "getblocktemplate",
+                    json!([template::request(Some(&id))]),
+                    Duration::from_secs(600),
+                );
+                if quit.load(Ordering::SeqCst) {
+                    return;
+                }
+                match to_event(r) {
+                    Event::Template(t, at) => {
+                        attempt = 0;
+                        longpollid = t.longpollid.clone().or(longpollid);
+                        if events.send(Event::Template(t, at)).is_err() {
+                            return;
+                        }
+                    }
+                    e => {
+                        if events.send(e).is_err() {
+                            return;
+                        }
+                        let stop = || quit.load(Ordering::SeqCst);
+                        if sleep_unless(backoff(attempt), &stop) {
+                            return;
+                        }
+                        attempt += 1;
+                    }
+                }
+            }
+        });
+}
+
+fn spawn_poller(
+    rpc: Arc<RpcClient>,
+    interval: Duration,
+    kick: Receiver<()>,
+    events: Sender<Event>,
+    quit: Arc<AtomicBool>,
+) {
+    let _ = std::thread::Builder::new()
+        .name("solo-poll".into())
+        .spawn(move || {
+            let mut failures = 0u32;
+            loop {
+                let wait = if failures > 0 {
+                    backoff(failures - 1).min(interval)
+                } else {
+                    interval
+                };
+                match kick.recv_timeout(wait) {
+                    Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+                if quit.load(Ordering::SeqCst) {
+                    return;
+                }
+                let ev = to_event(rpc.call("getblocktemplate", json!([template::request(None)])));
+                failures = match ev {
+                    Event::Template(..) => 0,
+                    _ => failures + 1,
+                };
+                if events.send(ev).is_err() {
+                    return;
+                }
+            }
+        });
+}
