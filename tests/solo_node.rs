@@ -1,0 +1,446 @@
+//! Solo mining against a live node: a real Bitcoin SV regtest node process
+//! (two, since its getblocktemplate needs a peer). The real `noncesweep`
+//! binary mines; the fault and pending tests drive the library's loop with
+//! the real engine whose kernel is held at a gate, so that a block is found
+//! exactly while the node is down.
+
+#[path = "support/solo_node.rs"]
+mod solo_node;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bitcoin::{Address, BlockHash, Network as BtcNetwork};
+use noncesweep::coinbase::bip34_height_push;
+use noncesweep::engine::{chunk_nonces, MinerConfig};
+use noncesweep::gbt::pending::PendingStore;
+use noncesweep::gbt::rpc::{Auth, RpcClient};
+use noncesweep::gbt::solo::{Solo, SoloConfig, SoloEvent, SoloSummary};
+use noncesweep::sha256::Backend;
+use serde_json::json;
+use solo_node::*;
+
+fn payout_address(node: &SvNode) -> String {
+    node.call("getnewaddress", json!([]))
+        .as_str()
+        .expect("address")
+        .to_string()
+}
+
+fn script_of(addr: &str) -> bitcoin::ScriptBuf {
+    addr.parse::<Address<_>>()
+        .unwrap()
+        .require_network(BtcNetwork::Regtest)
+        .unwrap()
+        .script_pubkey()
+}
+
+fn base_args(pair: &SvPair, addr: &str, state: &std::path::Path) -> Vec<String> {
+    vec![
+        "solo".into(),
+        "--rpc-url".into(),
+        pair.a.url(),
+        "--rpc-user".into(),
+        RPC_USER.into(),
+        "--rpc-password-file".into(),
+        pair.password_file().display().to_string(),
+        "--address".into(),
+        addr.into(),
+        "--state-dir".into(),
+        state.display().to_string(),
+        "--threads".into(),
+        "2".into(),
+        "--poll-interval".into(),
+        "1".into(),
+    ]
+}
+
+#[test]
+fn binary_mines_20_blocks_with_mempool_transactions() {
+    let pair = SvPair::start();
+    // Mature coins for the wallet, then transactions for the template.
+    pair.a.call("generate", json!([101]));
+    let addr = payout_address(&pair.a);
+    let dest = payout_address(&pair.a);
+    let sent: Vec<String> = (0..3)
+        .map(|_| {
+            pair.a
+                .call("sendtoaddress", json!([dest, 1.5]))
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let mempool = pair.a.call("getrawmempool", json!([]));
+    assert_eq!(mempool.as_array().unwrap().len(), 3, "{mempool}");
+    let before = pair.a.block_count();
+    let state = pair.tmp.path().join("state");
+    let mut args = base_args(&pair, &addr, &state);
+    args.extend(["--max-blocks".into(), "20".into()]);
+    let out = run_binary(&args, Duration::from_secs(180));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(pair.a.block_count(), before + 20, "{stdout}\n{stderr}");
+    assert_eq!(
+        stdout.matches("block accepted: height").count(),
+        20,
+        "{stdout}"
+    );
+    assert!(stdout.contains("summary: 20 block(s) accepted"), "{stdout}");
+    let payout = script_of(&addr);
+    let mut with_mempool = 0;
+    for height in before + 1..=before + 20 {
+        let block = block_at(&pair.a, height);
+        let cb = &block.txdata[0];
+        assert_eq!(cb.output[0].script_pubkey, payout, "height {height}");
+        let push = bip34_height_push(height as u32);
+        assert!(
+            cb.input[0]
+                .script_sig
+                .as_bytes()
+                .starts_with(push.as_bytes()),
+            "height {height}: scriptSig {}",
+            cb.input[0].script_sig
+        );
+        let txids: Vec<String> = block
+            .txdata
+            .iter()
+            .map(|t| t.compute_txid().to_string())
+            .collect();
+        if sent.iter().all(|s| txids.contains(s)) {
+            with_mempool += 1;
+        }
+    }
+    assert_eq!(
+        with_mempool, 1,
+        "the sent transactions are in exactly one block"
+    );
+    assert!(pair
+        .a
+        .call("getrawmempool", json!([]))
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+/// The real engine whose kernel waits at a gate; counts calls while shut.
+struct Gate {
+    open: Arc<AtomicBool>,
+    waiting: Arc<AtomicU64>,
+}
+
+fn gated_miner() -> (MinerConfig, Gate) {
+    let open = Arc::new(AtomicBool::new(false));
+    let waiting = Arc::new(AtomicU64::new(0));
+    let (o, w) = (Arc::clone(&open), Arc::clone(&waiting));
+    let cfg = MinerConfig {
+        threads: 1,
+        chunk: chunk_nonces(Backend::Soft),
+        sweep: Arc::new(move |wu, first, last, hits: &mut Vec<u32>| {
+            if o.load(Ordering::SeqCst) {
+                Backend::Soft.sweep(wu, first, last, hits);
+            } else {
+                w.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }),
+    };
+    (cfg, Gate { open, waiting })
+}
+
+struct Running {
+    events: Receiver<SoloEvent>,
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<SoloSummary>,
+}
+
+fn start_solo(
+    pair: &SvPair,
+    addr: &str,
+    state: PathBuf,
+    max_blocks: u64,
+    miner: MinerConfig,
+) -> Running {
+    let rpc = RpcClient::new(
+        &pair.a.url(),
+        Auth::UserPass {
+            user: RPC_USER.into(),
+            password: RPC_PASSWORD.into(),
+        },
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let (tx, events) = mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = Arc::clone(&stop);
+    let cfg = SoloConfig {
+        address: addr.to_string(),
+        network: Some(noncesweep::gbt::Network::Regtest),
+        tag: b"/noncesweep-test/".to_vec(),
+        max_blocks: Some(max_blocks),
+        poll_interval: Duration::from_secs(1),
+        state_dir: state,
+        miner,
+        stop: Arc::new(move || s.load(Ordering::SeqCst)),
+        show_progress: false,
+        events: Some(tx),
+    };
+    let handle = std::thread::spawn(move || {
+        Solo::new(Arc::new(rpc), cfg)
+            .and_then(Solo::run)
+            .unwrap_or_else(|e| panic!("solo: {e}"))
+    });
+    Running {
+        events,
+        stop,
+        handle,
+    }
+}
+
+/// Wait for an event matching `f`, returning it.
+fn wait_for(
+    r: &Receiver<SoloEvent>,
+    limit: Duration,
+    seen: &mut Vec<SoloEvent>,
+    f: impl Fn(&SoloEvent) -> bool,
+) -> SoloEvent {
+    let deadline = Instant::now() + limit;
+    if let Some(e) = seen.iter().find(|e| f(e)) {
+        return e.clone();
+    }
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let e = r
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("event not seen in {limit:?}; saw {seen:#?}"));
+        seen.push(e.clone());
+        if f(&e) {
+            return e;
+        }
+    }
+}
+
+/// Start mining with the kernel shut, stop the node, open the kernel: the
+/// block is found while the node is down. Returns its hash and file.
+fn find_block_during_outage(
+    pair: &mut SvPair,
+    run: &Running,
+    gate: &Gate,
+    seen: &mut Vec<SoloEvent>,
+) -> (BlockHash, PathBuf) {
+    wait_for(&run.events, Duration::from_secs(30), seen, |e| {
+        matches!(e, SoloEvent::Mining { .. })
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gate.waiting.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the engine never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    pair.a.stop();
+    gate.open.store(true, Ordering::SeqCst);
+    let found = wait_for(&run.events, Duration::from_secs(30), seen, |e| {
+        matches!(e, SoloEvent::Found { .. })
+    });
+    let SoloEvent::Found { hash, path, .. } = found else {
+        unreachable!()
+    };
+    wait_for(&run.events, Duration::from_secs(30), seen, |e| {
+        matches!(e, SoloEvent::Outage { .. })
+    });
+    assert!(path.is_file(), "the found block is saved before submission");
+    (hash, path)
+}
+
+#[test]
+fn node_outage_block_found_meanwhile_is_submitted_after() {
+    let mut pair = SvPair::start();
+    let addr = payout_address(&pair.a);
+    let before = pair.a.block_count();
+    let state = pair.tmp.path().join("state");
+    let (miner, gate) = gated_miner();
+    let run = start_solo(&pair, &addr, state.clone(), 3, miner);
+    let mut seen = Vec::new();
+    let stopped_at = Instant::now();
+    let (hash, path) = find_block_during_outage(&mut pair, &run, &gate, &mut seen);
+    // The node comes back 5 s after it went down.
+    std::thread::sleep(Duration::from_secs(5).saturating_sub(stopped_at.elapsed()));
+    pair.a.restart();
+    let verdict = wait_for(
+        &run.events,
+        Duration::from_secs(60),
+        &mut seen,
+        |e| matches!(e, SoloEvent::Verdict { hash: h, .. } if *h == hash),
+    );
+    assert_eq!(
+        verdict,
+        SoloEvent::Verdict {
+            height: before as u32 + 1,
+            hash,
+            reason: None
+        }
+    );
+    assert!(seen
+        .iter()
+        .any(|e| matches!(e, SoloEvent::Recovered { .. })));
+    // Mining resumes: two more blocks on the node after it came back.
+    let summary = run.handle.join().expect("solo thread");
+    assert_eq!(summary.accepted.len(), 3, "{summary:?}");
+    assert!(summary.pending.is_empty());
+    assert!(!path.exists());
+    assert_eq!(pair.a.block_count(), before + 3);
+    let header = pair.a.call("getblockheader", json!([hash.to_string()]));
+    assert_eq!(header["height"], json!(before + 1));
+    assert!(header["confirmations"].as_i64().unwrap() >= 1);
+}
+
+#[test]
+fn pending_block_survives_ctrl_c_and_is_submitted_at_next_start() {
+    let mut pair = SvPair::start();
+    let addr = payout_address(&pair.a);
+    let before = pair.a.block_count();
+    let state = pair.tmp.path().join("state");
+    // 1. A block found while the node is down, then a stop request.
+    let (miner, gate) = gated_miner();
+    let run = start_solo(&pair, &addr, state.clone(), 5, miner);
+    let mut seen = Vec::new();
+    let (hash, path) = find_block_during_outage(&mut pair, &run, &gate, &mut seen);
+    run.stop.store(true, Ordering::SeqCst);
+    let summary = run.handle.join().expect("solo thread");
+    assert_eq!(summary.pending.len(), 1);
+    assert_eq!(summary.pending[0].path, path);
+
+    // 2. The real binary, node still down: it retries the pending block
+    //    until SIGINT, then says where the block is and how to submit it.
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_noncesweep"))
+        .args(base_args(&pair, &addr, &state))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = wait_with_limit(child, Duration::from_secs(30));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("could not be submitted"), "{stderr}");
+    assert!(
+        stdout.contains(
+            &PendingStore::open(&state)
+                .unwrap()
+                .dir()
+                .display()
+                .to_string()
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "bitcoin-cli submitblock \"$(cat '{}')\"",
+            path.display()
+        )),
+        "{stdout}"
+    );
+    assert!(path.is_file(), "Ctrl-C never discards a found block");
+
+    // 3. Node back: the next start submits it first, then mines one more.
+    pair.a.restart();
+    pair.wait_for_template();
+    let mut args = base_args(&pair, &addr, &state);
+    args.extend(["--max-blocks".into(), "2".into()]);
+    let out = run_binary(&args, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "block accepted: height {} hash {hash}",
+            before + 1
+        )),
+        "{stdout}\n{stderr}"
+    );
+    assert!(!path.exists());
+    assert_eq!(pair.a.block_count(), before + 2);
+    let header = pair.a.call("getblockheader", json!([hash.to_string()]));
+    assert!(header["confirmations"].as_i64().unwrap() >= 1);
+}
+
+#[test]
+fn bad_input_gives_clear_errors() {
+    let pair = SvPair::start();
+    let addr = payout_address(&pair.a);
+    let state = pair.tmp.path().join("state");
+    let run = |args: Vec<String>, env: &[(&str, &str)]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_noncesweep"))
+            .args(&args)
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let common = |url: String, addr: &str| -> Vec<String> {
+        vec![
+            "solo".into(),
+            "--rpc-url".into(),
+            url,
+            "--rpc-user".into(),
+            RPC_USER.into(),
+            "--address".into(),
+            addr.into(),
+            "--state-dir".into(),
+            state.display().to_string(),
+        ]
+    };
+    // Wrong password (from the environment): 401 in words, password not shown.
+    let err = run(
+        common(pair.a.url(), &addr),
+        &[("NONCESWEEP_RPC_PASSWORD", "not-the-password-91c")],
+    );
+    assert!(err.contains("rejected the credentials (HTTP 401)"), "{err}");
+    assert!(!err.contains("not-the-password-91c"), "{err}");
+    // Wrong port: nothing listens there.
+    let port = free_port();
+    let err = run(
+        common(format!("http://127.0.0.1:{port}"), &addr),
+        &[("NONCESWEEP_RPC_PASSWORD", RPC_PASSWORD)],
+    );
+    assert!(
+        err.contains(&format!(
+            "cannot connect to the node at http://127.0.0.1:{port}"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("Is the node running"), "{err}");
+    // A mainnet address on a regtest node.
+    let err = run(
+        common(pair.a.url(), "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"),
+        &[("NONCESWEEP_RPC_PASSWORD", RPC_PASSWORD)],
+    );
+    assert!(
+        err.contains("not valid on the node's network, regtest"),
+        "{err}"
+    );
+    assert!(err.contains("it is a mainnet address"), "{err}");
+    // A password on the command line works but is warned about.
+    let mut args = common(pair.a.url(), &addr);
+    args.extend([
+        "--rpc-password".into(),
+        "visible-pw-7a".into(),
+        "--network".into(),
+        "mainnet".into(),
+    ]);
+    let err = run(args, &[]);
+    assert!(err.contains("visible to other users"), "{err}");
+    assert!(err.contains("--network is mainnet but the node"), "{err}");
+    assert!(!err.contains("visible-pw-7a"), "{err}");
+}
