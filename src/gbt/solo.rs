@@ -540,6 +540,9 @@ impl Solo {
                         .is_some_and(|(_, h)| *h == hash)
                     {
                         following.insert(hash, (job.template.height, 0));
+                    } else {
+                        // Rejected: mine this tip again from the next template.
+                        solved.remove(&prev);
                     }
                     let _ = kick.send(());
                 }
