@@ -431,16 +431,17 @@ fn bad_input_gives_clear_errors() {
         "{err}"
     );
     assert!(err.contains("it is a mainnet address"), "{err}");
-    // A password on the command line works but is warned about.
+    // A password on the command line works but is warned about; a
+    // --network that is not the node's is refused.
     let mut args = common(pair.a.url(), &addr);
     args.extend([
         "--rpc-password".into(),
-        "visible-pw-7a".into(),
+        RPC_PASSWORD.into(),
         "--network".into(),
         "mainnet".into(),
     ]);
     let err = run(args, &[]);
     assert!(err.contains("visible to other users"), "{err}");
     assert!(err.contains("--network is mainnet but the node"), "{err}");
-    assert!(!err.contains("visible-pw-7a"), "{err}");
+    assert!(!err.contains(RPC_PASSWORD), "{err}");
 }
