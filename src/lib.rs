@@ -16,9 +16,11 @@
 //! - [`bench`], [`remine`]: the commands built directly on the engine;
 //! - [`progress`], [`units`]: how progress and rates are shown.
 
+pub mod api;
 pub mod bench;
 pub mod coinbase;
 pub mod engine;
+pub mod fuzz_targets;
 pub mod gbt;
 pub mod header;
 pub mod pow;
@@ -26,5 +28,6 @@ pub mod progress;
 pub mod remine;
 pub mod sha256;
 pub mod shutdown;
+pub mod stats;
 pub mod units;
 pub mod work;
