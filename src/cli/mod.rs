@@ -93,7 +93,7 @@ pub enum Command {
     /// Re-mine a real block header: find the lowest nonce meeting its own target.
     Remine(remine::RemineArgs),
     /// Mine blocks for your own node (getblocktemplate/submitblock).
-    Solo(solo::SoloArgs),
+    Solo(Box<solo::SoloArgs>),
 }
 
 /// Run the parsed command line.

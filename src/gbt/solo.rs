@@ -331,12 +331,11 @@ impl Solo {
         tracing::info!(network = %node_net, address = %self.cfg.address, "mining solo");
 
         // 3. The first template, then the engine.
-        let first = loop {
+        let first =
             match self.first_contact("getblocktemplate", json!([template::request(None)]))? {
                 None => return Ok(self.finish(start, 0)),
-                Some(v) => break BlockTemplate::from_json(&v)?,
-            }
-        };
+                Some(v) => BlockTemplate::from_json(&v)?,
+            };
         let (events_tx, events) = mpsc::channel::<Event>();
         let (share_tx, share_rx) = mpsc::channel::<Share>();
         let miner = Miner::start(self.cfg.miner.clone(), share_tx)
@@ -453,7 +452,7 @@ impl Solo {
                         continue;
                     }
                     let tip_changed =
-                        cur.map_or(true, |c| c.previous_block_hash != t.previous_block_hash);
+                        cur.is_none_or(|c| c.previous_block_hash != t.previous_block_hash);
                     seq += 1;
                     let job = Arc::new(TemplateJob::new(
                         Arc::clone(&t),

@@ -304,7 +304,7 @@ impl TemplateJob {
     /// `share.extranonce2` (and its witness), then the template's
     /// transactions. Its merkle root and witness commitment are re-checked.
     pub fn block(&self, share: &Share) -> Result<Block, TemplateError> {
-        self.block_with_header(share.header.clone(), &share.extranonce2)
+        self.block_with_header(share.header, &share.extranonce2)
     }
 
     /// The block for `header` with `extranonce` in the coinbase.
