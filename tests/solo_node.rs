@@ -231,7 +231,7 @@ fn find_block_during_outage(
     run: &Running,
     gate: &Gate,
     seen: &mut Vec<SoloEvent>,
-) -> (BlockHash, PathBuf) {
+) -> (BlockHash, PathBuf, Instant) {
     wait_for(&run.events, Duration::from_secs(30), seen, |e| {
         matches!(e, SoloEvent::Mining { .. })
     });
@@ -241,6 +241,7 @@ fn find_block_during_outage(
         std::thread::sleep(Duration::from_millis(10));
     }
     pair.a.stop();
+    let stopped_at = Instant::now();
     gate.open.store(true, Ordering::SeqCst);
     let found = wait_for(&run.events, Duration::from_secs(30), seen, |e| {
         matches!(e, SoloEvent::Found { .. })
@@ -252,7 +253,7 @@ fn find_block_during_outage(
         matches!(e, SoloEvent::Outage { .. })
     });
     assert!(path.is_file(), "the found block is saved before submission");
-    (hash, path)
+    (hash, path, stopped_at)
 }
 
 #[test]
@@ -264,8 +265,7 @@ fn node_outage_block_found_meanwhile_is_submitted_after() {
     let (miner, gate) = gated_miner();
     let run = start_solo(&pair, &addr, state.clone(), 3, miner);
     let mut seen = Vec::new();
-    let stopped_at = Instant::now();
-    let (hash, path) = find_block_during_outage(&mut pair, &run, &gate, &mut seen);
+    let (hash, path, stopped_at) = find_block_during_outage(&mut pair, &run, &gate, &mut seen);
     // The node comes back 5 s after it went down.
     std::thread::sleep(Duration::from_secs(5).saturating_sub(stopped_at.elapsed()));
     pair.a.restart();
@@ -307,7 +307,7 @@ fn pending_block_survives_ctrl_c_and_is_submitted_at_next_start() {
     let (miner, gate) = gated_miner();
     let run = start_solo(&pair, &addr, state.clone(), 5, miner);
     let mut seen = Vec::new();
-    let (hash, path) = find_block_during_outage(&mut pair, &run, &gate, &mut seen);
+    let (hash, path, _) = find_block_during_outage(&mut pair, &run, &gate, &mut seen);
     run.stop.store(true, Ordering::SeqCst);
     let summary = run.handle.join().expect("solo thread");
     assert_eq!(summary.pending.len(), 1);
@@ -444,4 +444,54 @@ fn bad_input_gives_clear_errors() {
     assert!(err.contains("visible to other users"), "{err}");
     assert!(err.contains("--network is mainnet but the node"), "{err}");
     assert!(!err.contains(RPC_PASSWORD), "{err}");
+}
+
+#[test]
+fn cookie_is_found_from_datadir_and_network() {
+    let pair = SvPair::start_auth(true);
+    let addr = payout_address(&pair.a);
+    let before = pair.a.block_count();
+    let state = pair.tmp.path().join("state");
+    // No credentials at all: the cookie comes from --datadir and --network,
+    // as bitcoin-cli finds it.
+    let args: Vec<String> = vec![
+        "solo".into(),
+        "--rpc-url".into(),
+        pair.a.url(),
+        "--datadir".into(),
+        pair.a.datadir.display().to_string(),
+        "--network".into(),
+        "regtest".into(),
+        "--address".into(),
+        addr.clone(),
+        "--state-dir".into(),
+        state.display().to_string(),
+        "--max-blocks".into(),
+        "2".into(),
+    ];
+    let out = run_binary(&args, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(pair.a.block_count(), before + 2);
+    // The cookie's secret never reaches the logs.
+    let cookie = std::fs::read_to_string(pair.a.datadir.join("regtest/.cookie")).unwrap();
+    let secret = cookie.trim().split_once(':').unwrap().1;
+    assert!(!stderr.contains(secret));
+    // --rpc-cookie PATH works the same; a wrong path says what to check.
+    let mut args = args;
+    let at = args.iter().position(|a| a == "--datadir").unwrap();
+    args[at] = "--rpc-cookie".into();
+    args[at + 1] = pair.a.datadir.join("regtest/.cookie").display().to_string();
+    let out = run_binary(&args, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(pair.a.block_count(), before + 4);
+    args[at + 1] = pair.tmp.path().join("no-such-cookie").display().to_string();
+    let out = run_binary(&args, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("cannot read the cookie file"), "{stderr}");
 }

@@ -90,14 +90,7 @@ impl RpcError {
     /// Whether the call could succeed if repeated later (transport trouble
     /// or a node that is starting, syncing or without peers).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            RpcError::Connect { .. }
-                | RpcError::Timeout { .. }
-                | RpcError::BadReply { .. }
-                | RpcError::NotReady { .. }
-                | RpcError::Cookie { .. }
-        )
+        self.is_transport() || matches!(self, RpcError::NotReady { .. })
     }
 
     /// Whether the node never got the request or never answered it, so the

@@ -50,20 +50,32 @@ pub struct SvNode {
     pub rpc_port: u16,
     pub p2p_port: u16,
     connect: Option<u16>,
+    cookie: bool,
     child: Option<Child>,
     rpc: RpcClient,
 }
 
 impl SvNode {
     pub fn start(datadir: &Path, connect: Option<u16>) -> SvNode {
+        SvNode::start_auth(datadir, connect, false)
+    }
+
+    /// With `cookie`, the node has no rpcuser/rpcpassword and writes
+    /// `<datadir>/regtest/.cookie`, as a default Bitcoin Core does.
+    pub fn start_auth(datadir: &Path, connect: Option<u16>, cookie: bool) -> SvNode {
         std::fs::create_dir_all(datadir).expect("datadir");
         let rpc_port = free_port();
-        let rpc = RpcClient::new(
-            &format!("http://127.0.0.1:{rpc_port}"),
+        let auth = if cookie {
+            Auth::Cookie(datadir.join("regtest/.cookie"))
+        } else {
             Auth::UserPass {
                 user: RPC_USER.into(),
                 password: RPC_PASSWORD.into(),
-            },
+            }
+        };
+        let rpc = RpcClient::new(
+            &format!("http://127.0.0.1:{rpc_port}"),
+            auth,
             Duration::from_secs(30),
         )
         .expect("client");
@@ -72,6 +84,7 @@ impl SvNode {
             rpc_port,
             p2p_port: free_port(),
             connect,
+            cookie,
             child: None,
             rpc,
         };
@@ -90,8 +103,6 @@ impl SvNode {
             .arg("-rpcbind=127.0.0.1")
             .arg("-rpcallowip=127.0.0.1")
             .arg(format!("-rpcport={}", self.rpc_port))
-            .arg(format!("-rpcuser={RPC_USER}"))
-            .arg(format!("-rpcpassword={RPC_PASSWORD}"))
             .arg("-discover=0")
             .arg("-dnsseed=0")
             .arg("-upnp=0")
@@ -103,6 +114,10 @@ impl SvNode {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        if !self.cookie {
+            cmd.arg(format!("-rpcuser={RPC_USER}"))
+                .arg(format!("-rpcpassword={RPC_PASSWORD}"));
+        }
         if let Some(p) = self.connect {
             cmd.arg(format!("-connect=127.0.0.1:{p}"));
         }
@@ -201,8 +216,13 @@ pub struct SvPair {
 
 impl SvPair {
     pub fn start() -> SvPair {
+        SvPair::start_auth(false)
+    }
+
+    /// A pair whose node `a` authenticates with its cookie only.
+    pub fn start_auth(cookie: bool) -> SvPair {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let a = SvNode::start(&tmp.path().join("a"), None);
+        let a = SvNode::start_auth(&tmp.path().join("a"), None, cookie);
         let b = SvNode::start(&tmp.path().join("b"), Some(a.p2p_port));
         let pair = SvPair { a, b, tmp };
         pair.a.call("generate", json!([1]));
