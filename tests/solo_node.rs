@@ -91,6 +91,8 @@ fn binary_mines_20_blocks_with_mempool_transactions() {
         "{stdout}"
     );
     assert!(stdout.contains("summary: 20 block(s) accepted"), "{stdout}");
+    // Confirmations are followed: the first blocks are 6 deep by the end.
+    assert!(stdout.contains("has 6 confirmations"), "{stdout}");
     let payout = script_of(&addr);
     let mut with_mempool = 0;
     for height in before + 1..=before + 20 {
@@ -127,21 +129,40 @@ fn binary_mines_20_blocks_with_mempool_transactions() {
         .is_empty());
 }
 
-/// The real engine whose kernel waits at a gate; counts calls while shut.
+/// The real engine whose kernel waits at a gate: it sweeps only while
+/// `allowed` chunks remain (`u64::MAX` = open), and counts calls while shut.
 struct Gate {
-    open: Arc<AtomicBool>,
+    allowed: Arc<AtomicU64>,
     waiting: Arc<AtomicU64>,
 }
 
+impl Gate {
+    fn open(&self) {
+        self.allowed.store(u64::MAX, Ordering::SeqCst);
+    }
+
+    /// Let exactly `n` more chunks through (one chunk finds a regtest block).
+    fn allow(&self, n: u64) {
+        self.allowed.store(n, Ordering::SeqCst);
+    }
+}
+
 fn gated_miner() -> (MinerConfig, Gate) {
-    let open = Arc::new(AtomicBool::new(false));
+    let allowed = Arc::new(AtomicU64::new(0));
     let waiting = Arc::new(AtomicU64::new(0));
-    let (o, w) = (Arc::clone(&open), Arc::clone(&waiting));
+    let (a, w) = (Arc::clone(&allowed), Arc::clone(&waiting));
     let cfg = MinerConfig {
         threads: 1,
         chunk: chunk_nonces(Backend::Soft),
         sweep: Arc::new(move |wu, first, last, hits: &mut Vec<u32>| {
-            if o.load(Ordering::SeqCst) {
+            let pass = a
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| match n {
+                    0 => None,
+                    u64::MAX => Some(u64::MAX),
+                    n => Some(n - 1),
+                })
+                .is_ok();
+            if pass {
                 Backend::Soft.sweep(wu, first, last, hits);
             } else {
                 w.fetch_add(1, Ordering::SeqCst);
@@ -149,7 +170,7 @@ fn gated_miner() -> (MinerConfig, Gate) {
             }
         }),
     };
-    (cfg, Gate { open, waiting })
+    (cfg, Gate { allowed, waiting })
 }
 
 struct Running {
@@ -242,7 +263,7 @@ fn find_block_during_outage(
     }
     pair.a.stop();
     let stopped_at = Instant::now();
-    gate.open.store(true, Ordering::SeqCst);
+    gate.open();
     let found = wait_for(&run.events, Duration::from_secs(30), seen, |e| {
         matches!(e, SoloEvent::Found { .. })
     });
@@ -494,4 +515,60 @@ fn cookie_is_found_from_datadir_and_network() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("cannot read the cookie file"), "{stderr}");
+}
+
+#[test]
+fn orphaned_block_is_reported_and_mining_follows_a_reorg() {
+    let pair = SvPair::start();
+    let addr = payout_address(&pair.a);
+    let before = pair.a.block_count() as u32;
+    let (miner, gate) = gated_miner();
+    let run = start_solo(&pair, &addr, pair.tmp.path().join("state"), 2, miner);
+    let mut seen = Vec::new();
+    // One block at height before + 1...
+    gate.allow(1);
+    let first = wait_for(&run.events, Duration::from_secs(30), &mut seen, |e| {
+        matches!(e, SoloEvent::Verdict { reason: None, .. })
+    });
+    let SoloEvent::Verdict { hash, height, .. } = first else {
+        unreachable!()
+    };
+    assert_eq!(height, before + 1);
+    // ...leaves the main chain: the node goes back to a lower tip, and the
+    // miner follows it there.
+    pair.a.call("invalidateblock", json!([hash.to_string()]));
+    let mut seen_now = Vec::new();
+    wait_for(
+        &run.events,
+        Duration::from_secs(30),
+        &mut seen_now,
+        |e| matches!(e, SoloEvent::Mining { height: h, .. } if *h == before + 1),
+    );
+    gate.allow(1);
+    let second = wait_for(&run.events, Duration::from_secs(30), &mut seen_now, |e| {
+        matches!(e, SoloEvent::Verdict { reason: None, .. })
+    });
+    let SoloEvent::Verdict {
+        hash: replacement,
+        height,
+        ..
+    } = second
+    else {
+        unreachable!()
+    };
+    assert_eq!(height, before + 1);
+    assert_ne!(replacement, hash);
+    wait_for(&run.events, Duration::from_secs(30), &mut seen_now, |e| {
+        *e == SoloEvent::Orphaned {
+            height: before + 1,
+            hash,
+        }
+    });
+    let summary = run.handle.join().expect("solo thread");
+    assert_eq!(summary.accepted.len(), 2);
+    assert_eq!(pair.a.block_count(), u64::from(before) + 1);
+    assert_eq!(
+        pair.a.call("getbestblockhash", json!([])),
+        json!(replacement.to_string())
+    );
 }

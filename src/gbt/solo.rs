@@ -69,6 +69,10 @@ pub enum SoloEvent {
     Outage { error: String },
     /// The node answers again.
     Recovered { after: Duration },
+    /// An accepted block reached 6 confirmations.
+    Confirmed { height: u32, hash: BlockHash },
+    /// An accepted block left the main chain.
+    Orphaned { height: u32, hash: BlockHash },
     /// The node's definitive answer to a block (`None` = accepted).
     Verdict {
         height: u32,
@@ -417,9 +421,15 @@ impl Solo {
         let mut seq = 0u64;
         let mut following: HashMap<BlockHash, (u32, i64)> = HashMap::new();
         let mut pending_event = Some(Event::Template(Box::new(first), Instant::now()));
+        let mut last_follow = Instant::now();
         loop {
             if self.stopping() || self.done() {
                 break;
+            }
+            // Confirmations of our blocks, at most once per poll interval.
+            if !following.is_empty() && last_follow.elapsed() >= self.cfg.poll_interval {
+                self.follow(&mut following);
+                last_follow = Instant::now();
             }
             let event = match pending_event.take() {
                 Some(e) => e,
@@ -440,19 +450,35 @@ impl Solo {
                     self.note_recovered();
                     let t = Arc::new(*t);
                     let cur = current.as_ref().map(|j| &j.template);
-                    let newer = match cur {
-                        None => !solved.contains(&t.previous_block_hash),
-                        Some(c) => {
-                            t.height > c.height
-                                || (t.height == c.height
-                                    && !solved.contains(&t.previous_block_hash))
-                        }
-                    };
-                    if !newer {
-                        continue;
-                    }
                     let tip_changed =
                         cur.is_none_or(|c| c.previous_block_hash != t.previous_block_hash);
+                    // Templates race: a poll answered just before a new tip
+                    // may arrive after it, and a tip we already solved must
+                    // not be mined again. Ask the node which tip is current
+                    // (this also follows reorgs to a lower height).
+                    let was_solved = solved.contains(&t.previous_block_hash);
+                    if (tip_changed && cur.is_some()) || was_solved {
+                        let best = match self.rpc.call("getbestblockhash", json!([])) {
+                            Ok(Value::String(best)) => Some(best),
+                            _ => None,
+                        };
+                        // Unconfirmed, a solved tip is never mined twice.
+                        let current_tip = match &best {
+                            Some(b) => *b == t.previous_block_hash.to_string(),
+                            None => !was_solved,
+                        };
+                        if !current_tip {
+                            tracing::debug!(
+                                height = t.height,
+                                "ignoring a template for an old tip"
+                            );
+                            let _ = kick.send(());
+                            continue;
+                        }
+                    }
+                    // The node says a tip we solved is current again (our
+                    // block was rejected or left the chain): mine it anew.
+                    let tip_changed = solved.remove(&t.previous_block_hash) || tip_changed;
                     seq += 1;
                     let job = Arc::new(TemplateJob::new(
                         Arc::clone(&t),
@@ -478,7 +504,6 @@ impl Solo {
                             height: t.height,
                             prev: t.previous_block_hash,
                         });
-                        self.follow(&mut following);
                     } else {
                         tracing::debug!(
                             height = t.height,
@@ -487,7 +512,7 @@ impl Solo {
                         );
                     }
                     jobs.push_back(Arc::clone(&job));
-                    if jobs.len() > 16 {
+                    if jobs.len() > 4 {
                         jobs.pop_front();
                     }
                     current = Some(job);
@@ -549,6 +574,10 @@ impl Solo {
         }
         progress.set(miner.counters().total());
         progress.finish();
+        if self.done() {
+            // A last look at the confirmations of the blocks found.
+            self.follow(&mut following);
+        }
         Ok(())
     }
 
@@ -557,7 +586,7 @@ impl Solo {
         let mut finished = Vec::new();
         for (hash, (height, last)) in following.iter_mut() {
             let Ok(h) = self.rpc.call("getblockheader", json!([hash.to_string()])) else {
-                return; // the node is busy or away: try again at the next tip
+                return; // the node is busy or away: try again later
             };
             let confs = h.get("confirmations").and_then(Value::as_i64).unwrap_or(0);
             if confs == *last {
@@ -566,16 +595,21 @@ impl Solo {
             *last = confs;
             if confs < 0 {
                 println!("block {hash} at height {height} left the main chain (orphaned)");
-                finished.push(*hash);
+                finished.push((*height, *hash, false));
             } else if confs >= 6 {
                 println!("block {hash} at height {height} has 6 confirmations");
-                finished.push(*hash);
+                finished.push((*height, *hash, true));
             } else {
                 tracing::info!("block {hash} at height {height}: {confs} confirmation(s)");
             }
         }
-        for h in finished {
-            following.remove(&h);
+        for (height, hash, confirmed) in finished {
+            following.remove(&hash);
+            self.emit(if confirmed {
+                SoloEvent::Confirmed { height, hash }
+            } else {
+                SoloEvent::Orphaned { height, hash }
+            });
         }
     }
 }
