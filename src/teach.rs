@@ -812,9 +812,18 @@ const FIELD_COLORS: [&str; 6] = ["31", "32", "33", "34", "35", "36"];
 impl Style {
     /// Colour when stdout is a terminal and `NO_COLOR` is unset or empty.
     pub fn detect() -> Style {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style::decide(
+            std::io::stdout().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        )
+    }
+
+    /// The rule behind [`Style::detect`]: colour on a terminal unless
+    /// `NO_COLOR` is set to a non-empty value (no-color.org).
+    pub fn decide(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> Style {
+        let no_color = no_color.is_some_and(|v| !v.is_empty());
         Style {
-            color: std::io::stdout().is_terminal() && !no_color,
+            color: terminal && !no_color,
         }
     }
 
@@ -1183,6 +1192,23 @@ mod tests {
     }
 
     #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(Style::decide(true, None).color);
+        assert!(Style::decide(true, Some(OsStr::new(""))).color);
+        assert!(!Style::decide(true, Some(OsStr::new("1"))).color);
+        assert!(!Style::decide(false, None).color);
+        let l = Lesson::genesis();
+        let plain = render_header(&l.header_step(), &Style { color: false });
+        let coloured = render_header(&l.header_step(), &Style { color: true });
+        assert!(!plain.contains('\x1b'));
+        // Each of the six fields gets its own colour in the hex line.
+        for code in FIELD_COLORS {
+            assert!(coloured.contains(&format!("\x1b[{code}m")), "{code}");
+        }
+    }
+
+    #[test]
     fn leading_zeros_and_dates() {
         let mut b = [0u8; 32];
         assert_eq!(leading_zero_bits(&b), 256);
@@ -1195,7 +1221,8 @@ mod tests {
     #[test]
     fn easy_difficulties_are_powers_of_two() {
         assert_eq!(easy_difficulty(4_294_967_296.0, 1.0), 1.0);
-        assert_eq!(easy_difficulty(1_000_000.0, 0.5), (-13f64).exp2());
+        // 2^32 / 500,000 = 8590, so 2^-14 (262,144 hashes) is the first at most 0.5 s.
+        assert_eq!(easy_difficulty(1_000_000.0, 0.5), (-14f64).exp2());
         assert_eq!(easy_difficulty(0.0, 1.0), (-32f64).exp2());
     }
 
