@@ -575,7 +575,8 @@ mod tests {
 
     #[test]
     fn validation_names_the_flag() {
-        let cases: Vec<(fn(&mut ProfitInputs), &str)> = vec![
+        type Breaker = fn(&mut ProfitInputs);
+        let cases: Vec<(Breaker, &str)> = vec![
             (|i| i.watts = 0.0, "--watts"),
             (|i| i.watts = -5.0, "--watts"),
             (|i| i.price_kwh = f64::NAN, "--price-kwh"),
