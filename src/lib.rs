@@ -16,6 +16,7 @@
 //! - [`teach`], [`profit`]: the nonce-search walkthrough and the profitability model;
 //! - [`progress`], [`units`]: how progress and rates are shown.
 
+pub mod api;
 pub mod bench;
 pub mod coinbase;
 pub mod engine;
@@ -26,6 +27,7 @@ pub mod progress;
 pub mod remine;
 pub mod sha256;
 pub mod shutdown;
+pub mod stats;
 pub mod teach;
 pub mod units;
 pub mod work;

@@ -1163,7 +1163,14 @@ pub const MEASURE: Duration = Duration::from_millis(500);
 mod tests {
     use super::*;
 
-    const SEGWIT: &str = include_str!("../tests/fixtures/core-regtest-template-segwit.json");
+    /// The shared Bitcoin Core regtest fixture (see `../shared/fixtures/README.md`).
+    fn segwit_template() -> String {
+        let path = format!(
+            "{}/../shared/fixtures/core-regtest-template-segwit.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+    }
 
     #[test]
     fn genesis_steps() {
@@ -1247,7 +1254,7 @@ mod tests {
 
     #[test]
     fn template_lesson() {
-        let l = Lesson::from_template_json("segwit.json", SEGWIT).unwrap();
+        let l = Lesson::from_template_json("segwit.json", &segwit_template()).unwrap();
         let Source::Template(t) = &l.source else {
             panic!("not a template")
         };
