@@ -57,6 +57,7 @@ struct Record<'a, T: Serialize> {
 
 struct Out {
     json: bool,
+    quiet: bool,
     step: bool,
     style: Style,
     shown: u8,
@@ -100,7 +101,7 @@ impl Out {
     }
 
     fn progress(&self, label: &str, total: Option<u64>) -> Arc<Progress> {
-        if self.json {
+        if self.json || self.quiet {
             Progress::hidden()
         } else {
             Progress::new(label, total)
@@ -151,6 +152,7 @@ pub fn run(common: &Common, args: &TeachArgs) -> Result<()> {
     let threads = common.threads();
     let mut out = Out {
         json: args.json,
+        quiet: common.quiet,
         step: args.step,
         style: Style::detect(),
         shown: 0,
