@@ -948,8 +948,10 @@ pub fn render_target(s: &TargetStep, st: &Style) -> String {
 fn fmt_num(v: f64) -> String {
     if v != 0.0 && (v.abs() >= 1e9 || v.abs() < 1e-3) {
         format!("{v:.6e}")
-    } else {
+    } else if v.fract() == 0.0 {
         format!("{v}")
+    } else {
+        format!("{v:.3}")
     }
 }
 
