@@ -20,6 +20,7 @@ pub mod api;
 pub mod bench;
 pub mod coinbase;
 pub mod engine;
+pub mod fuzz_targets;
 pub mod header;
 pub mod pow;
 pub mod profit;

@@ -3,13 +3,21 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use tracing_subscriber::EnvFilter;
 
 mod cli;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let argv: Vec<String> = std::env::args().collect();
+    let argv = match cli::config::expand_args(&cli::Cli::command(), argv) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = cli::Cli::parse_from(argv);
     let level = match (cli.common.quiet, cli.common.verbose) {
         (true, _) => "warn",
         (false, 0) => "info",

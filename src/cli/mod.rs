@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use noncesweep::sha256::{Backend, BackendChoice};
 
 mod bench;
+pub mod config;
 mod profit;
 mod remine;
 mod teach;
@@ -42,6 +43,9 @@ pub struct Common {
     /// Only warnings and errors on stderr (results still go to stdout).
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
+    /// Read options from a TOML file (long flag names as keys; flags override it).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     /// Format of everything written to stderr: text, or newline-delimited JSON.
     #[arg(
         long,
