@@ -14,6 +14,7 @@
 //! - [`engine`]: the parallel search;
 //! - [`gbt`]: solo mining against a node (getblocktemplate, submitblock);
 //! - [`bench`], [`remine`]: the commands built directly on the engine;
+//! - [`teach`], [`profit`]: the nonce-search walkthrough and the profitability model;
 //! - [`progress`], [`units`]: how progress and rates are shown.
 
 pub mod api;
@@ -24,10 +25,12 @@ pub mod fuzz_targets;
 pub mod gbt;
 pub mod header;
 pub mod pow;
+pub mod profit;
 pub mod progress;
 pub mod remine;
 pub mod sha256;
 pub mod shutdown;
 pub mod stats;
+pub mod teach;
 pub mod units;
 pub mod work;
