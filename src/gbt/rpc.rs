@@ -222,39 +222,11 @@ impl RpcClient {
         r.into_reader()
             .take(LIMIT)
             .read_to_string(&mut text)
-            .map_err(|e| {
-                if e.kind() == std::io::ErrorKind::TimedOut
-                    || e.kind() == std::io::ErrorKind::WouldBlock
-                {
-                    RpcError::Timeout {
-                        url: self.url.clone(),
-                        secs: timeout.as_secs(),
-                    }
-                } else {
-                    RpcError::Connect {
-                        url: self.url.clone(),
-                        reason: e.to_string(),
-                    }
-                }
-            })?;
+            .map_err(|e| self.io_error(is_timeout(&e), e.to_string(), timeout))?;
         Ok(text)
     }
 
-    fn transport_error(&self, t: &ureq::Transport, timeout: Duration) -> RpcError {
-        use std::error::Error as _;
-        let mut reason = t.kind().to_string();
-        let mut timed_out = false;
-        let mut src = t.source();
-        while let Some(e) = src {
-            if let Some(io) = e.downcast_ref::<std::io::Error>() {
-                timed_out |= matches!(
-                    io.kind(),
-                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-                );
-                reason = io.to_string();
-            }
-            src = e.source();
-        }
+    fn io_error(&self, timed_out: bool, reason: String, timeout: Duration) -> RpcError {
         if timed_out {
             RpcError::Timeout {
                 url: self.url.clone(),
@@ -267,6 +239,28 @@ impl RpcClient {
             }
         }
     }
+
+    fn transport_error(&self, t: &ureq::Transport, timeout: Duration) -> RpcError {
+        use std::error::Error as _;
+        let mut reason = t.kind().to_string();
+        let mut timed_out = false;
+        let mut src = t.source();
+        while let Some(e) = src {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                timed_out |= is_timeout(io);
+                reason = io.to_string();
+            }
+            src = e.source();
+        }
+        self.io_error(timed_out, reason, timeout)
+    }
+}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    )
 }
 
 fn shorten(s: &str) -> String {
