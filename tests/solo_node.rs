@@ -429,12 +429,12 @@ fn bad_input_gives_clear_errors() {
     );
     assert!(err.contains("rejected the credentials (HTTP 401)"), "{err}");
     assert!(!err.contains("not-the-password-91c"), "{err}");
-    // Wrong port: nothing listens there.
+    // Wrong port: nothing listens there (cpuminer's -o and --coinbase-addr).
     let port = free_port();
-    let err = run(
-        common(format!("http://127.0.0.1:{port}"), &addr),
-        &[("NONCESWEEP_RPC_PASSWORD", RPC_PASSWORD)],
-    );
+    let mut args = common(format!("http://127.0.0.1:{port}"), &addr);
+    args[1] = "-o".into();
+    args[5] = "--coinbase-addr".into();
+    let err = run(args, &[("NONCESWEEP_RPC_PASSWORD", RPC_PASSWORD)]);
     assert!(
         err.contains(&format!(
             "cannot connect to the node at http://127.0.0.1:{port}"
