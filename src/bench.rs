@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use sha2::digest::generic_array::GenericArray;
+use sha2::digest::generic_array::{typenum::U64, GenericArray};
 
 use crate::engine::{self, EngineError, MinerConfig, SweepFn};
 use crate::sha256::{self, Backend, Selection, WorkUnit};
@@ -109,13 +109,13 @@ impl CpuInfo {
 /// the state big-endian into the padded second block, compress from the
 /// IV, test H7; only then compare all 256 bits.
 pub fn sha2_loop(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
-    let mut block2 = [0u8; 64];
+    let mut block2: GenericArray<u8, U64> = GenericArray::default();
     for (i, w) in work.tail.iter().enumerate() {
         block2[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
     }
     block2[16] = 0x80;
     block2[56..].copy_from_slice(&640u64.to_be_bytes());
-    let mut block3 = [0u8; 64];
+    let mut block3: GenericArray<u8, U64> = GenericArray::default();
     block3[32] = 0x80;
     block3[56..].copy_from_slice(&256u64.to_be_bytes());
     let top = work.target.top();
@@ -123,12 +123,12 @@ pub fn sha2_loop(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
     loop {
         block2[12..16].copy_from_slice(&nonce.to_le_bytes());
         let mut s = work.midstate;
-        sha2::compress256(&mut s, &[GenericArray::clone_from_slice(&block2)]);
+        sha2::compress256(&mut s, core::slice::from_ref(&block2));
         for (i, w) in s.iter().enumerate() {
             block3[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
         }
         let mut h = sha256::IV;
-        sha2::compress256(&mut h, &[GenericArray::clone_from_slice(&block3)]);
+        sha2::compress256(&mut h, core::slice::from_ref(&block3));
         if h[7].swap_bytes() <= top && work.target.is_met_by_state(&h) {
             hits.push(nonce);
         }

@@ -68,10 +68,14 @@ pub(crate) struct Pre {
     /// `e` and `a` after round 3 are these plus W3 (the nonce).
     r3_e: u32,
     r3_a: u32,
-    /// `h + K + W` of rounds 4, 5, 6, where h is still nonce-free.
-    hkw4: u32,
-    hkw5: u32,
-    hkw6: u32,
+    /// `h + K + W` and `d + h + K + W` of rounds 4, 5, 6, where h and d
+    /// are still nonce-free.
+    hk4: u32,
+    dh4: u32,
+    hk5: u32,
+    dh5: u32,
+    hk6: u32,
+    dh6: u32,
     /// W16 and W17, and the constant parts of W18, W19.
     w16: u32,
     w17: u32,
@@ -102,6 +106,9 @@ impl Pre {
             .wrapping_add(big_sigma1(e))
             .wrapping_add(ch(e, f, g))
             .wrapping_add(K[3]);
+        let hk4 = g.wrapping_add(K[4]).wrapping_add(PAD);
+        let hk5 = f.wrapping_add(K[5]);
+        let hk6 = e.wrapping_add(K[6]);
         let w16 = small_sigma0(w1).wrapping_add(w0);
         let w17 = small_sigma1(LEN1)
             .wrapping_add(small_sigma0(w2))
@@ -111,10 +118,14 @@ impl Pre {
             s3: s,
             r3_e: d.wrapping_add(r3),
             r3_a: r3.wrapping_add(big_sigma0(a)).wrapping_add(maj(a, b, c)),
-            // Start of round 4: (a4, a, b, c, e4, e, f, g).
-            hkw4: g.wrapping_add(K[4]).wrapping_add(PAD),
-            hkw5: f.wrapping_add(K[5]),
-            hkw6: e.wrapping_add(K[6]),
+            // Start of round 4: (a4, a, b, c, e4, e, f, g); round 5 has
+            // (.., a, b, .., e, f) in the c, d, g, h roles, round 6 (.., a, .., e).
+            hk4,
+            dh4: c.wrapping_add(hk4),
+            hk5,
+            dh5: b.wrapping_add(hk5),
+            hk6,
+            dh6: a.wrapping_add(hk6),
             w16,
             w17,
             c18: small_sigma1(w16).wrapping_add(w2),
@@ -131,10 +142,14 @@ struct Second {
     /// `e` and `a` after round 0 are these plus W0.
     e1: u32,
     a1: u32,
-    /// `h + K` of rounds 1, 2, 3 (h is still an IV word).
+    /// `h + K` and `d + h + K` of rounds 1, 2, 3 (h and d are still IV
+    /// words); W of the round is added to each.
     hk1: u32,
+    dh1: u32,
     hk2: u32,
+    dh2: u32,
     hk3: u32,
+    dh3: u32,
 }
 
 const SECOND: Second = {
@@ -147,41 +162,71 @@ const SECOND: Second = {
         e1: d.wrapping_add(r0),
         a1: r0.wrapping_add(big_sigma0(a)).wrapping_add(maj(a, b, c)),
         hk1: g.wrapping_add(K[1]),
+        dh1: c.wrapping_add(g).wrapping_add(K[1]),
         hk2: f.wrapping_add(K[2]),
+        dh2: b.wrapping_add(f).wrapping_add(K[2]),
         hk3: e.wrapping_add(K[3]),
+        dh3: a.wrapping_add(e).wrapping_add(K[3]),
     }
 };
 
 /// Position in the state array of role `k` (0 = a .. 7 = h) at round `t`.
 /// The roles rotate through the array instead of the values moving.
+///
+/// The `h` slot holds `h + K + W` of the round and the `d` slot holds
+/// `d + h + K + W`: both are computed one round early, from `g` and `c`,
+/// which then die before Ch and Maj need them. That is one addition more
+/// per round than `t1 = h + K + W + ...; e = d + t1`, and one fewer, since
+/// `e` and `a` now share `Σ1 + Ch`; and Ch and Maj (`vpternlogd`, which
+/// overwrites an input) can overwrite a dead register instead of a copy.
 #[inline(always)]
 const fn pos(t: usize, k: usize) -> usize {
     (k + 8 - t % 8) % 8
 }
 
-/// One round given `h + K + W` already summed.
+/// Round `T` given the next round's `h + K + W` and `d + h + K + W`.
 #[inline(always)]
-unsafe fn round_hkw<V: Lanes, const T: usize>(s: &mut [V; 8], hkw: V) {
+unsafe fn round_pre<V: Lanes, const T: usize>(s: &mut [V; 8], hk_next: V, dh_next: V) {
     let (a, b, c) = (s[pos(T, 0)], s[pos(T, 1)], s[pos(T, 2)]);
-    let (e, f, g) = (s[pos(T, 4)], s[pos(T, 5)], s[pos(T, 6)]);
-    let t1 = hkw.add(e.bsig1()).add(V::ch(e, f, g));
-    s[pos(T, 3)] = s[pos(T, 3)].add(t1);
-    s[pos(T, 7)] = t1.add(a.bsig0()).add(V::maj(a, b, c));
+    let (dh, e, f, g, hk) = (
+        s[pos(T, 3)],
+        s[pos(T, 4)],
+        s[pos(T, 5)],
+        s[pos(T, 6)],
+        s[pos(T, 7)],
+    );
+    let x = e.bsig1().add(V::ch(e, f, g));
+    s[pos(T, 6)] = hk_next;
+    s[pos(T, 2)] = dh_next;
+    s[pos(T, 3)] = dh.add(x);
+    s[pos(T, 7)] = hk.add(x).add(a.bsig0().add(V::maj(a, b, c)));
 }
 
-/// One round with `K + W` given.
+/// Round `T` given the next round's `K + W`.
 #[inline(always)]
-unsafe fn round<V: Lanes, const T: usize>(s: &mut [V; 8], kw: V) {
-    let hkw = s[pos(T, 7)].add(kw);
-    round_hkw::<V, T>(s, hkw);
+unsafe fn round<V: Lanes, const T: usize>(s: &mut [V; 8], kw_next: V) {
+    let hk_next = s[pos(T, 6)].add(kw_next);
+    let dh_next = s[pos(T, 2)].add(hk_next);
+    round_pre::<V, T>(s, hk_next, dh_next);
 }
 
-/// A round that computes only the new `e` (rounds 57-60 of the second hash).
+/// The last round of a compression: `g` and `c` simply become `h` and `d`.
 #[inline(always)]
-unsafe fn round_e<V: Lanes, const T: usize>(s: &mut [V; 8], kw: V) {
-    let (e, f, g) = (s[pos(T, 4)], s[pos(T, 5)], s[pos(T, 6)]);
-    let t1 = s[pos(T, 7)].add(kw).add(e.bsig1()).add(V::ch(e, f, g));
-    s[pos(T, 3)] = s[pos(T, 3)].add(t1);
+unsafe fn round_last<V: Lanes, const T: usize>(s: &mut [V; 8]) {
+    round_pre::<V, T>(s, s[pos(T, 6)], s[pos(T, 2)]);
+}
+
+/// A round that computes only the new `e` (rounds 57-60 of the second
+/// hash), and the next round's sums when `kw_next` is given.
+#[inline(always)]
+unsafe fn round_e<V: Lanes, const T: usize>(s: &mut [V; 8], kw_next: Option<V>) {
+    let (dh, e, f, g) = (s[pos(T, 3)], s[pos(T, 4)], s[pos(T, 5)], s[pos(T, 6)]);
+    if let Some(kw) = kw_next {
+        let hk_next = g.add(kw);
+        s[pos(T, 2)] = s[pos(T, 2)].add(hk_next);
+        s[pos(T, 6)] = hk_next;
+    }
+    s[pos(T, 3)] = dh.add(e.bsig1()).add(V::ch(e, f, g));
 }
 
 /// The general message schedule step for word `T`.
@@ -194,26 +239,26 @@ unsafe fn sched<V: Lanes, const T: usize>(w: &mut [V; 64]) {
         .add(w[T - 16]);
 }
 
-/// Rounds with a precomputed constant `K + W` per round.
+/// Rounds whose next `K + W` is a constant.
 macro_rules! const_rounds {
     ($V:ty, $s:ident, $kw:expr; $($t:literal)*) => {
-        $( round::<$V, $t>(&mut $s, <$V>::splat($kw($t))); )*
+        $( round::<$V, $t>(&mut $s, <$V>::splat($kw($t + 1))); )*
     };
 }
 
-/// Rounds whose W is already in `w`.
+/// Rounds whose next W is already in `w`.
 macro_rules! w_rounds {
     ($V:ty, $s:ident, $w:ident; $($t:literal)*) => {
-        $( round::<$V, $t>(&mut $s, $w[$t].add(<$V>::splat(K[$t]))); )*
+        $( round::<$V, $t>(&mut $s, $w[$t + 1].add(<$V>::splat(K[$t + 1]))); )*
     };
 }
 
-/// Rounds that first extend the message schedule by the general formula.
+/// Rounds that first extend the message schedule by the next word.
 macro_rules! sched_rounds {
     ($V:ty, $s:ident, $w:ident; $($t:literal)*) => {
         $(
-            sched::<$V, $t>(&mut $w);
-            round::<$V, $t>(&mut $s, $w[$t].add(<$V>::splat(K[$t])));
+            sched::<$V, { $t + 1 }>(&mut $w);
+            round::<$V, $t>(&mut $s, $w[$t + 1].add(<$V>::splat(K[$t + 1])));
         )*
     };
 }
@@ -223,25 +268,27 @@ macro_rules! sched_rounds {
 #[inline(always)]
 pub(crate) unsafe fn e61<V: Lanes>(p: &Pre, n: V) -> V {
     let sp = V::splat;
-    // ---- Block 2 of the first hash, from the state at round 3.
-    let [a, b, c, _, e, f, g, _] = p.s3;
+    // ---- Block 2 of the first hash, from the state at round 4.
+    let [a, b, _, _, e, f, _, _] = p.s3;
     let mut s = [sp(0); 8];
     // Roles at round 4: (a4, a, b, c, e4, e, f, g).
     s[pos(4, 0)] = sp(p.r3_a).add(n);
     s[pos(4, 1)] = sp(a);
     s[pos(4, 2)] = sp(b);
-    s[pos(4, 3)] = sp(c);
+    s[pos(4, 3)] = sp(p.dh4);
     s[pos(4, 4)] = sp(p.r3_e).add(n);
     s[pos(4, 5)] = sp(e);
     s[pos(4, 6)] = sp(f);
-    s[pos(4, 7)] = sp(g);
-    round_hkw::<V, 4>(&mut s, sp(p.hkw4));
-    round_hkw::<V, 5>(&mut s, sp(p.hkw5));
-    round_hkw::<V, 6>(&mut s, sp(p.hkw6));
+    s[pos(4, 7)] = sp(p.hk4);
+    round_pre::<V, 4>(&mut s, sp(p.hk5), sp(p.dh5));
+    round_pre::<V, 5>(&mut s, sp(p.hk6), sp(p.dh6));
     // W7..W14 are zero, W15 is the length.
-    const_rounds!(V, s, |t: usize| if t == 15 { K[t].wrapping_add(LEN1) } else { K[t] };
-        7 8 9 10 11 12 13 14 15);
-    const_rounds!(V, s, |t: usize| K[t].wrapping_add(if t == 16 { p.w16 } else { p.w17 }); 16 17);
+    const_rounds!(V, s, |t: usize| match t {
+        15 => K[t].wrapping_add(LEN1),
+        16 => K[t].wrapping_add(p.w16),
+        17 => K[t].wrapping_add(p.w17),
+        _ => K[t],
+    }; 6 7 8 9 10 11 12 13 14 15 16);
     let mut w = [sp(0); 64];
     w[16] = sp(p.w16);
     w[17] = sp(p.w17);
@@ -260,14 +307,14 @@ pub(crate) unsafe fn e61<V: Lanes>(p: &Pre, n: V) -> V {
     w[30] = w[28].ssig1().add(w[23]).add(sp(p.c30));
     w[31] = w[29].ssig1().add(w[24]).add(sp(p.c31));
     w[32] = w[30].ssig1().add(w[25]).add(sp(p.c32));
-    w_rounds!(V, s, w; 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32);
-    sched_rounds!(V, s, w; 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55
-        56 57 58 59 60 61 62 63);
+    w_rounds!(V, s, w; 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
+    sched_rounds!(V, s, w; 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54
+        55 56 57 58 59 60 61 62);
+    round_last::<V, 63>(&mut s);
     // After round 63 the roles are back at their home positions.
-    let mid = p.mid;
     let mut x = [sp(0); 64];
     for i in 0..8 {
-        x[i] = s[i].add(sp(mid[i]));
+        x[i] = s[i].add(sp(p.mid[i]));
     }
 
     // ---- The second hash, of the 32-byte first digest.
@@ -276,21 +323,20 @@ pub(crate) unsafe fn e61<V: Lanes>(p: &Pre, n: V) -> V {
     s[pos(1, 0)] = sp(SECOND.a1).add(x[0]);
     s[pos(1, 1)] = sp(IV[0]);
     s[pos(1, 2)] = sp(IV[1]);
-    s[pos(1, 3)] = sp(IV[2]);
+    s[pos(1, 3)] = sp(SECOND.dh1).add(x[1]);
     s[pos(1, 4)] = sp(SECOND.e1).add(x[0]);
     s[pos(1, 5)] = sp(IV[4]);
     s[pos(1, 6)] = sp(IV[5]);
-    s[pos(1, 7)] = sp(IV[6]);
-    round_hkw::<V, 1>(&mut s, sp(SECOND.hk1).add(x[1]));
-    round_hkw::<V, 2>(&mut s, sp(SECOND.hk2).add(x[2]));
-    round_hkw::<V, 3>(&mut s, sp(SECOND.hk3).add(x[3]));
-    w_rounds!(V, s, x; 4 5 6 7);
+    s[pos(1, 7)] = sp(SECOND.hk1).add(x[1]);
+    round_pre::<V, 1>(&mut s, sp(SECOND.hk2).add(x[2]), sp(SECOND.dh2).add(x[2]));
+    round_pre::<V, 2>(&mut s, sp(SECOND.hk3).add(x[3]), sp(SECOND.dh3).add(x[3]));
+    w_rounds!(V, s, x; 3 4 5 6);
     // W8 is the padding bit, W9..W14 zero, W15 the length.
     const_rounds!(V, s, |t: usize| match t {
         8 => K[t].wrapping_add(PAD),
         15 => K[t].wrapping_add(LEN2),
         _ => K[t],
-    }; 8 9 10 11 12 13 14 15);
+    }; 7 8 9 10 11 12 13 14);
     x[16] = x[1].ssig0().add(x[0]);
     x[17] = x[2].ssig0().add(x[1]).add(sp(small_sigma1(LEN2)));
     x[18] = x[16].ssig1().add(x[3].ssig0()).add(x[2]);
@@ -311,18 +357,19 @@ pub(crate) unsafe fn e61<V: Lanes>(p: &Pre, n: V) -> V {
     x[29] = x[27].ssig1().add(x[22]);
     x[30] = x[28].ssig1().add(x[23]).add(sp(small_sigma0(LEN2)));
     x[31] = x[29].ssig1().add(x[24]).add(x[16].ssig0()).add(sp(LEN2));
-    w_rounds!(V, s, x; 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
-    sched_rounds!(V, s, x; 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54
-        55 56);
+    w_rounds!(V, s, x; 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30);
+    sched_rounds!(V, s, x; 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53
+        54 55 56);
     macro_rules! e_rounds {
         ($($t:literal)*) => {
             $(
-                sched::<V, $t>(&mut x);
-                round_e::<V, $t>(&mut s, x[$t].add(sp(K[$t])));
+                sched::<V, { $t + 1 }>(&mut x);
+                round_e::<V, $t>(&mut s, Some(x[$t + 1].add(sp(K[$t + 1]))));
             )*
         };
     }
-    e_rounds!(57 58 59 60);
+    e_rounds!(57 58 59);
+    round_e::<V, 60>(&mut s, None);
     s[pos(60, 3)]
 }
 

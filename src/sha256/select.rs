@@ -202,14 +202,26 @@ fn calibrate_all(backends: &[Backend], budget: Duration) -> Vec<(Backend, f64)> 
 pub fn select(choice: BackendChoice) -> Selection {
     static AUTO: OnceLock<Selection> = OnceLock::new();
     let s = match choice {
-        BackendChoice::Fixed(b) => match self_test(b) {
+        BackendChoice::Auto => AUTO.get_or_init(|| select_with(choice, &self_test)).clone(),
+        BackendChoice::Fixed(_) => select_with(choice, &self_test),
+    };
+    tracing::info!(backend = %s.backend, reason = %s.reason, "backend choice");
+    s
+}
+
+type SelfTest<'a> = &'a dyn Fn(Backend) -> Result<(), String>;
+
+/// [`select`] with the self-test passed in (so tests can make one fail).
+fn select_with(choice: BackendChoice, test: SelfTest) -> Selection {
+    match choice {
+        BackendChoice::Fixed(b) => match test(b) {
             Ok(()) => Selection {
                 backend: b,
                 reason: "chosen with --backend".into(),
                 rates: vec![],
             },
             Err(e) => {
-                let next = fallback_after(b);
+                let next = fallback_after(b, test);
                 tracing::error!(requested = %b, using = %next, error = %e, "requested backend failed its self-test; falling back");
                 Selection {
                     backend: next,
@@ -220,28 +232,26 @@ pub fn select(choice: BackendChoice) -> Selection {
                 }
             }
         },
-        BackendChoice::Auto => AUTO.get_or_init(auto).clone(),
-    };
-    tracing::info!(backend = %s.backend, reason = %s.reason, "backend choice");
-    s
+        BackendChoice::Auto => auto(test),
+    }
 }
 
-/// The first backend after `b` in [`Backend::ALL`] that passes its self-test
-/// (`soft`, the oracle, at the latest).
-fn fallback_after(b: Backend) -> Backend {
+/// The first backend after `b` in [`Backend::ALL`] that is supported and
+/// passes its self-test (`soft`, the oracle, at the latest).
+fn fallback_after(b: Backend, test: SelfTest) -> Backend {
     Backend::ALL
         .iter()
         .copied()
         .skip_while(|&x| x != b)
         .skip(1)
-        .find(|&x| self_test(x).is_ok())
+        .find(|&x| x.is_supported() && test(x).is_ok())
         .unwrap_or(Backend::Soft)
 }
 
-fn auto() -> Selection {
+fn auto(test: SelfTest) -> Selection {
     let passed: Vec<Backend> = Backend::available()
         .into_iter()
-        .filter(|&b| b != Backend::Soft && self_test(b).is_ok())
+        .filter(|&b| b != Backend::Soft && test(b).is_ok())
         .collect();
     match passed.len() {
         0 => Selection {
@@ -251,7 +261,7 @@ fn auto() -> Selection {
         },
         1 => Selection {
             backend: passed[0],
-            reason: "the only SIMD backend available here".into(),
+            reason: "the only SIMD backend available here that passed its self-test".into(),
             rates: vec![],
         },
         _ => {
@@ -271,5 +281,67 @@ fn auto() -> Selection {
                 rates,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A self-test in which `bad` fails and everything else passes.
+    fn failing(bad: Backend) -> impl Fn(Backend) -> Result<(), String> {
+        move |b| {
+            if b == bad {
+                Err("simulated failure".into())
+            } else {
+                self_test(b)
+            }
+        }
+    }
+
+    #[test]
+    fn every_available_backend_passes_its_self_test() {
+        for b in Backend::available() {
+            assert_eq!(self_test(b), Ok(()), "{b}");
+        }
+    }
+
+    #[test]
+    fn a_failing_backend_is_never_chosen() {
+        // `soft`, the oracle, is the last resort and is not replaced.
+        for bad in Backend::available()
+            .into_iter()
+            .filter(|&b| b != Backend::Soft)
+        {
+            let test = failing(bad);
+            let fixed = select_with(BackendChoice::Fixed(bad), &test);
+            assert_ne!(fixed.backend, bad, "{fixed:?}");
+            assert!(fixed.reason.contains("failed its self-test"), "{fixed:?}");
+            // The next one in ALL order that is available here.
+            let next = Backend::ALL
+                .iter()
+                .copied()
+                .skip_while(|&x| x != bad)
+                .skip(1)
+                .find(|x| x.is_supported())
+                .unwrap_or(Backend::Soft);
+            assert_eq!(fixed.backend, next);
+            let auto = select_with(BackendChoice::Auto, &test);
+            assert_ne!(auto.backend, bad, "{auto:?}");
+            assert!(auto.rates.iter().all(|&(b, _)| b != bad), "{auto:?}");
+        }
+    }
+
+    #[test]
+    fn calibration_is_short_and_measures() {
+        let t0 = Instant::now();
+        let rates = calibrate_all(&Backend::available(), CALIBRATION_BUDGET);
+        // The budget plus at most one kernel call per slice.
+        assert!(
+            t0.elapsed() < Duration::from_millis(400),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert!(rates.iter().all(|&(_, r)| r > 0.0), "{rates:?}");
     }
 }

@@ -102,8 +102,8 @@ unsafe fn h7(p: &Pre, nonce: [u32; WAYS]) -> [u32; WAYS] {
         m[3][j] = words(0, 0, 0, 640);
     }
     // Groups 1-3 of block 2 are padding: K + W is constant.
-    for g in 1..4 {
-        let wk = _mm_add_epi32(m[g][0], k4(g));
+    for (g, msg) in m.iter().enumerate().take(4).skip(1) {
+        let wk = _mm_add_epi32(msg[0], k4(g));
         rounds4(&mut abef, &mut cdgh, [wk; WAYS]);
     }
     sched_groups!(m, abef, cdgh; 4 5 6 7 8 9 10 11 12 13 14 15);
@@ -123,15 +123,12 @@ unsafe fn h7(p: &Pre, nonce: [u32; WAYS]) -> [u32; WAYS] {
         abef[j] = iv_abef;
         cdgh[j] = iv_cdgh;
     }
-    for g in 0..2 {
-        let mut wk = [zero; WAYS];
-        for j in 0..WAYS {
-            wk[j] = _mm_add_epi32(x[g][j], k4(g));
-        }
+    for (g, msg) in x.iter().enumerate().take(2) {
+        let wk = msg.map(|v| _mm_add_epi32(v, k4(g)));
         rounds4(&mut abef, &mut cdgh, wk);
     }
-    for g in 2..4 {
-        let wk = _mm_add_epi32(x[g][0], k4(g));
+    for (g, msg) in x.iter().enumerate().take(4).skip(2) {
+        let wk = _mm_add_epi32(msg[0], k4(g));
         rounds4(&mut abef, &mut cdgh, [wk; WAYS]);
     }
     sched_groups!(x, abef, cdgh; 4 5 6 7 8 9 10 11 12 13 14);
