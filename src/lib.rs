@@ -15,6 +15,7 @@
 //! - [`bench`], [`remine`]: the commands built directly on the engine;
 //! - [`progress`], [`units`]: how progress and rates are shown.
 
+pub mod api;
 pub mod bench;
 pub mod coinbase;
 pub mod engine;
@@ -24,5 +25,6 @@ pub mod progress;
 pub mod remine;
 pub mod sha256;
 pub mod shutdown;
+pub mod stats;
 pub mod units;
 pub mod work;

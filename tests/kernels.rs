@@ -46,10 +46,13 @@ fn easy_target(rng: &mut Rng) -> TargetWords {
 const RANDOM_UNITS: usize = 256;
 const RANDOM_SPAN: u32 = 4096;
 
+/// A work unit, a nonce window and the hits `soft` finds in it.
+type Case = (WorkUnit, u32, u32, Vec<u32>);
+
 /// Random work units and nonce windows, with the hits `soft` finds (computed
 /// once for all backends: 2^20 hashes).
-fn random_cases() -> &'static Vec<(WorkUnit, u32, u32, Vec<u32>)> {
-    static CASES: OnceLock<Vec<(WorkUnit, u32, u32, Vec<u32>)>> = OnceLock::new();
+fn random_cases() -> &'static Vec<Case> {
+    static CASES: OnceLock<Vec<Case>> = OnceLock::new();
     CASES.get_or_init(|| {
         let mut rng = Rng(0x6e6f_6e63_6573_7765);
         (0..RANDOM_UNITS)
