@@ -43,7 +43,10 @@ pub(crate) trait Lanes: Copy {
     /// σ1 (rotations 17, 19, shift 10).
     unsafe fn ssig1(self) -> Self;
     unsafe fn ch(e: Self, f: Self, g: Self) -> Self;
-    unsafe fn maj(a: Self, b: Self, c: Self) -> Self;
+    unsafe fn xor(self, o: Self) -> Self;
+    /// Maj(a, b, c) as `b ^ ((a ^ b) & (b ^ c))`, given `bc = b ^ c` (the
+    /// previous round's `a ^ b`) and `ab = a ^ b` (kept for the next round).
+    unsafe fn maj_ab(bc: Self, ab: Self, b: Self) -> Self;
     /// Byte swap of every lane.
     unsafe fn bswap(self) -> Self;
     /// Bit `i` set when lane `i` of `self` is `<= o` (unsigned).
@@ -184,10 +187,18 @@ const fn pos(t: usize, k: usize) -> usize {
     (k + 8 - t % 8) % 8
 }
 
+/// The working state of a compression: the eight roles (see [`pos`]) and
+/// `b ^ c`, which Maj shares between rounds.
+struct State<V> {
+    s: [V; 8],
+    bc: V,
+}
+
 /// Round `T` given the next round's `h + K + W` and `d + h + K + W`.
 #[inline(always)]
-unsafe fn round_pre<V: Lanes, const T: usize>(s: &mut [V; 8], hk_next: V, dh_next: V) {
-    let (a, b, c) = (s[pos(T, 0)], s[pos(T, 1)], s[pos(T, 2)]);
+unsafe fn round_pre<V: Lanes, const T: usize>(st: &mut State<V>, hk_next: V, dh_next: V) {
+    let s = &mut st.s;
+    let (a, b) = (s[pos(T, 0)], s[pos(T, 1)]);
     let (dh, e, f, g, hk) = (
         s[pos(T, 3)],
         s[pos(T, 4)],
@@ -196,30 +207,34 @@ unsafe fn round_pre<V: Lanes, const T: usize>(s: &mut [V; 8], hk_next: V, dh_nex
         s[pos(T, 7)],
     );
     let x = e.bsig1().add(V::ch(e, f, g));
+    let ab = a.xor(b);
+    let maj = V::maj_ab(st.bc, ab, b);
+    st.bc = ab;
     s[pos(T, 6)] = hk_next;
     s[pos(T, 2)] = dh_next;
     s[pos(T, 3)] = dh.add(x);
-    s[pos(T, 7)] = hk.add(x).add(a.bsig0().add(V::maj(a, b, c)));
+    s[pos(T, 7)] = hk.add(x).add(a.bsig0().add(maj));
 }
 
 /// Round `T` given the next round's `K + W`.
 #[inline(always)]
-unsafe fn round<V: Lanes, const T: usize>(s: &mut [V; 8], kw_next: V) {
-    let hk_next = s[pos(T, 6)].add(kw_next);
-    let dh_next = s[pos(T, 2)].add(hk_next);
-    round_pre::<V, T>(s, hk_next, dh_next);
+unsafe fn round<V: Lanes, const T: usize>(st: &mut State<V>, kw_next: V) {
+    let hk_next = st.s[pos(T, 6)].add(kw_next);
+    let dh_next = st.s[pos(T, 2)].add(hk_next);
+    round_pre::<V, T>(st, hk_next, dh_next);
 }
 
 /// The last round of a compression: `g` and `c` simply become `h` and `d`.
 #[inline(always)]
-unsafe fn round_last<V: Lanes, const T: usize>(s: &mut [V; 8]) {
-    round_pre::<V, T>(s, s[pos(T, 6)], s[pos(T, 2)]);
+unsafe fn round_last<V: Lanes, const T: usize>(st: &mut State<V>) {
+    round_pre::<V, T>(st, st.s[pos(T, 6)], st.s[pos(T, 2)]);
 }
 
 /// A round that computes only the new `e` (rounds 57-60 of the second
 /// hash), and the next round's sums when `kw_next` is given.
 #[inline(always)]
-unsafe fn round_e<V: Lanes, const T: usize>(s: &mut [V; 8], kw_next: Option<V>) {
+unsafe fn round_e<V: Lanes, const T: usize>(st: &mut State<V>, kw_next: Option<V>) {
+    let s = &mut st.s;
     let (dh, e, f, g) = (s[pos(T, 3)], s[pos(T, 4)], s[pos(T, 5)], s[pos(T, 6)]);
     if let Some(kw) = kw_next {
         let hk_next = g.add(kw);
@@ -270,16 +285,19 @@ pub(crate) unsafe fn e61<V: Lanes>(p: &Pre, n: V) -> V {
     let sp = V::splat;
     // ---- Block 2 of the first hash, from the state at round 4.
     let [a, b, _, _, e, f, _, _] = p.s3;
-    let mut s = [sp(0); 8];
+    let mut s = State {
+        s: [sp(0); 8],
+        bc: sp(a ^ b),
+    };
     // Roles at round 4: (a4, a, b, c, e4, e, f, g).
-    s[pos(4, 0)] = sp(p.r3_a).add(n);
-    s[pos(4, 1)] = sp(a);
-    s[pos(4, 2)] = sp(b);
-    s[pos(4, 3)] = sp(p.dh4);
-    s[pos(4, 4)] = sp(p.r3_e).add(n);
-    s[pos(4, 5)] = sp(e);
-    s[pos(4, 6)] = sp(f);
-    s[pos(4, 7)] = sp(p.hk4);
+    s.s[pos(4, 0)] = sp(p.r3_a).add(n);
+    s.s[pos(4, 1)] = sp(a);
+    s.s[pos(4, 2)] = sp(b);
+    s.s[pos(4, 3)] = sp(p.dh4);
+    s.s[pos(4, 4)] = sp(p.r3_e).add(n);
+    s.s[pos(4, 5)] = sp(e);
+    s.s[pos(4, 6)] = sp(f);
+    s.s[pos(4, 7)] = sp(p.hk4);
     round_pre::<V, 4>(&mut s, sp(p.hk5), sp(p.dh5));
     round_pre::<V, 5>(&mut s, sp(p.hk6), sp(p.dh6));
     // W7..W14 are zero, W15 is the length.
@@ -313,21 +331,24 @@ pub(crate) unsafe fn e61<V: Lanes>(p: &Pre, n: V) -> V {
     round_last::<V, 63>(&mut s);
     // After round 63 the roles are back at their home positions.
     let mut x = [sp(0); 64];
-    for i in 0..8 {
-        x[i] = s[i].add(sp(p.mid[i]));
+    for (xi, (si, mi)) in x.iter_mut().zip(s.s.iter().zip(p.mid)) {
+        *xi = si.add(sp(mi));
     }
 
     // ---- The second hash, of the 32-byte first digest.
-    let mut s = [sp(0); 8];
+    let mut s = State {
+        s: [sp(0); 8],
+        bc: sp(IV[0] ^ IV[1]),
+    };
     // Roles at round 1: (a1, A, B, C, e1, E, F, G) of the IV.
-    s[pos(1, 0)] = sp(SECOND.a1).add(x[0]);
-    s[pos(1, 1)] = sp(IV[0]);
-    s[pos(1, 2)] = sp(IV[1]);
-    s[pos(1, 3)] = sp(SECOND.dh1).add(x[1]);
-    s[pos(1, 4)] = sp(SECOND.e1).add(x[0]);
-    s[pos(1, 5)] = sp(IV[4]);
-    s[pos(1, 6)] = sp(IV[5]);
-    s[pos(1, 7)] = sp(SECOND.hk1).add(x[1]);
+    s.s[pos(1, 0)] = sp(SECOND.a1).add(x[0]);
+    s.s[pos(1, 1)] = sp(IV[0]);
+    s.s[pos(1, 2)] = sp(IV[1]);
+    s.s[pos(1, 3)] = sp(SECOND.dh1).add(x[1]);
+    s.s[pos(1, 4)] = sp(SECOND.e1).add(x[0]);
+    s.s[pos(1, 5)] = sp(IV[4]);
+    s.s[pos(1, 6)] = sp(IV[5]);
+    s.s[pos(1, 7)] = sp(SECOND.hk1).add(x[1]);
     round_pre::<V, 1>(&mut s, sp(SECOND.hk2).add(x[2]), sp(SECOND.dh2).add(x[2]));
     round_pre::<V, 2>(&mut s, sp(SECOND.hk3).add(x[3]), sp(SECOND.dh3).add(x[3]));
     w_rounds!(V, s, x; 3 4 5 6);
@@ -370,7 +391,7 @@ pub(crate) unsafe fn e61<V: Lanes>(p: &Pre, n: V) -> V {
     }
     e_rounds!(57 58 59);
     round_e::<V, 60>(&mut s, None);
-    s[pos(60, 3)]
+    s.s[pos(60, 3)]
 }
 
 /// Sweep `first..=last` with lane type `V`: the whole kernel, generic.

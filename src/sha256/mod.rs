@@ -289,14 +289,24 @@ impl Backend {
             return;
         }
         #[cfg(target_arch = "x86_64")]
-        match self {
-            Backend::Avx512 => x86_avx512::sweep(work, first, last, hits),
-            Backend::Shani => x86_shani::sweep(work, first, last, hits),
-            Backend::Avx2 => x86_avx2::sweep(work, first, last, hits),
-            Backend::Soft => soft::sweep(work, first, last, hits),
+        if self != Backend::Soft {
+            // A cached CPUID check: cheap next to a chunk of hashing, and it
+            // keeps this function safe whoever calls it.
+            assert!(
+                self.is_supported(),
+                "backend {self} is not supported on this CPU"
+            );
+            // SAFETY: the CPU supports the kernel's target features (just checked).
+            unsafe {
+                match self {
+                    Backend::Avx512 => x86_avx512::sweep(work, first, last, hits),
+                    Backend::Shani => x86_shani::sweep(work, first, last, hits),
+                    Backend::Avx2 => x86_avx2::sweep(work, first, last, hits),
+                    Backend::Soft => {}
+                }
+            }
+            return;
         }
-        // Only `soft` is ever supported off x86-64.
-        #[cfg(not(target_arch = "x86_64"))]
         soft::sweep(work, first, last, hits)
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! For CPUs without AVX-512, and a fallback when SHA-NI is missing. AVX2
 //! has no rotate and no three-input logic, so each rotation is two shifts
-//! and an OR, Ch is `((f ^ g) & e) ^ g` and Maj is `(a & b) | (c & (a | b))`.
+//! and an OR, Ch is `((f ^ g) & e) ^ g` and Maj is `b ^ ((a ^ b) & (b ^ c))` with `b ^ c` kept from the previous
+//! round.
 //! The algorithm itself is [`super::lanes`].
 
 use core::arch::x86_64::*;
@@ -75,11 +76,12 @@ impl Lanes for Ymm {
         ))
     }
     #[inline(always)]
-    unsafe fn maj(a: Self, b: Self, c: Self) -> Self {
-        Ymm(_mm256_or_si256(
-            _mm256_and_si256(a.0, b.0),
-            _mm256_and_si256(c.0, _mm256_or_si256(a.0, b.0)),
-        ))
+    unsafe fn xor(self, o: Self) -> Self {
+        Ymm(_mm256_xor_si256(self.0, o.0))
+    }
+    #[inline(always)]
+    unsafe fn maj_ab(bc: Self, ab: Self, b: Self) -> Self {
+        Ymm(_mm256_xor_si256(_mm256_and_si256(bc.0, ab.0), b.0))
     }
     #[inline(always)]
     unsafe fn bswap(self) -> Self {
@@ -101,8 +103,13 @@ impl Lanes for Ymm {
     }
 }
 
+/// Sweep `first..=last`.
+///
+/// # Safety
+/// The CPU must support the enabled target features ([`is_supported`]).
 #[target_feature(enable = "avx2")]
-unsafe fn sweep_avx2(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
+#[inline(never)]
+pub(crate) unsafe fn sweep(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
     // SAFETY: this function only runs with AVX2 enabled, which is all
     // `Ymm`'s operations use.
     unsafe { lanes::sweep::<Ymm>(work, first, last, hits) }
@@ -111,12 +118,4 @@ unsafe fn sweep_avx2(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>
 /// Whether this CPU and OS support the kernel.
 pub(crate) fn is_supported() -> bool {
     std::arch::is_x86_feature_detected!("avx2")
-}
-
-/// Sweep `first..=last`. Panics if the CPU lacks AVX2 (callers check
-/// [`is_supported`] first; the check is cheap and keeps this safe).
-pub(crate) fn sweep(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
-    assert!(is_supported(), "the avx2 kernel needs AVX2");
-    // SAFETY: AVX2 support was checked just above.
-    unsafe { sweep_avx2(work, first, last, hits) }
 }

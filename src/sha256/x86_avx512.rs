@@ -1,7 +1,7 @@
 //! The AVX-512 kernel: 16 nonces per 512-bit register.
 //!
 //! Rotations are single `vprord` instructions (`_mm512_ror_epi32`), and
-//! Ch, Maj and the three-way XORs of the sigma functions are single
+//! Ch, Maj (`b ^ ((a ^ b) & (b ^ c))`) and the three-way XORs of the sigma functions are single
 //! `vpternlogd` instructions (`_mm512_ternarylogic_epi32`), which is why
 //! this kernel beats SHA-NI on CPUs that have both. The algorithm itself is
 //! [`super::lanes`]; this module only supplies the lane operations.
@@ -15,8 +15,8 @@ use super::WorkUnit;
 const XOR3: i32 = 0x96;
 /// `a ? b : c`.
 const SELECT: i32 = 0xca;
-/// Majority of three.
-const MAJORITY: i32 = 0xe8;
+/// `(a & b) ^ c`.
+const AND_XOR: i32 = 0x6a;
 
 #[derive(Clone, Copy)]
 struct Zmm(__m512i);
@@ -77,8 +77,12 @@ impl Lanes for Zmm {
         Zmm(_mm512_ternarylogic_epi32::<SELECT>(e.0, f.0, g.0))
     }
     #[inline(always)]
-    unsafe fn maj(a: Self, b: Self, c: Self) -> Self {
-        Zmm(_mm512_ternarylogic_epi32::<MAJORITY>(a.0, b.0, c.0))
+    unsafe fn xor(self, o: Self) -> Self {
+        Zmm(_mm512_xor_si512(self.0, o.0))
+    }
+    #[inline(always)]
+    unsafe fn maj_ab(bc: Self, ab: Self, b: Self) -> Self {
+        Zmm(_mm512_ternarylogic_epi32::<AND_XOR>(bc.0, ab.0, b.0))
     }
     #[inline(always)]
     unsafe fn bswap(self) -> Self {
@@ -100,8 +104,13 @@ impl Lanes for Zmm {
     }
 }
 
+/// Sweep `first..=last`.
+///
+/// # Safety
+/// The CPU must support the enabled target features ([`is_supported`]).
 #[target_feature(enable = "avx512f")]
-unsafe fn sweep_avx512(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
+#[inline(never)]
+pub(crate) unsafe fn sweep(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
     // SAFETY: this function only runs with AVX-512F enabled, which is all
     // `Zmm`'s operations use.
     unsafe { lanes::sweep::<Zmm>(work, first, last, hits) }
@@ -110,12 +119,4 @@ unsafe fn sweep_avx512(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u3
 /// Whether this CPU and OS support the kernel.
 pub(crate) fn is_supported() -> bool {
     std::arch::is_x86_feature_detected!("avx512f")
-}
-
-/// Sweep `first..=last`. Panics if the CPU lacks AVX-512F (callers check
-/// [`is_supported`] first; the check is cheap and keeps this safe).
-pub(crate) fn sweep(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
-    assert!(is_supported(), "the avx512 kernel needs AVX-512F");
-    // SAFETY: AVX-512F support was checked just above.
-    unsafe { sweep_avx512(work, first, last, hits) }
 }

@@ -144,8 +144,13 @@ unsafe fn h7(p: &Pre, nonce: [u32; WAYS]) -> [u32; WAYS] {
     out
 }
 
+/// Sweep `first..=last`.
+///
+/// # Safety
+/// The CPU must support the enabled target features ([`is_supported`]).
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-unsafe fn sweep_shani(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
+#[inline(never)]
+pub(crate) unsafe fn sweep(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
     let [w0, w1, w2] = work.tail;
     let (mid_abef, mid_cdgh) = to_abef(&work.midstate);
     let wk01 = words(w0.wrapping_add(K[0]), w1.wrapping_add(K[1]), 0, 0);
@@ -191,12 +196,4 @@ pub(crate) fn is_supported() -> bool {
     std::arch::is_x86_feature_detected!("sha")
         && std::arch::is_x86_feature_detected!("sse4.1")
         && std::arch::is_x86_feature_detected!("ssse3")
-}
-
-/// Sweep `first..=last`. Panics if the CPU lacks SHA-NI (callers check
-/// [`is_supported`] first; the check is cheap and keeps this safe).
-pub(crate) fn sweep(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
-    assert!(is_supported(), "the shani kernel needs SHA-NI and SSE4.1");
-    // SAFETY: SHA-NI, SSSE3 and SSE4.1 support was checked just above.
-    unsafe { sweep_shani(work, first, last, hits) }
 }
