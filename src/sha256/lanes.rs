@@ -43,10 +43,11 @@ pub(crate) trait Lanes: Copy {
     /// σ1 (rotations 17, 19, shift 10).
     unsafe fn ssig1(self) -> Self;
     unsafe fn ch(e: Self, f: Self, g: Self) -> Self;
-    unsafe fn xor(self, o: Self) -> Self;
-    /// Maj(a, b, c) as `b ^ ((a ^ b) & (b ^ c))`, given `bc = b ^ c` (the
-    /// previous round's `a ^ b`) and `ab = a ^ b` (kept for the next round).
-    unsafe fn maj_ab(bc: Self, ab: Self, b: Self) -> Self;
+    /// Maj(a, b, c), and a value to pass as `carry` to the next round's
+    /// call. `carry` is what the previous round returned: kernels without a
+    /// three-input logic instruction compute Maj as `b ^ ((a ^ b) & (b ^ c))`
+    /// and carry `a ^ b`, which is the next round's `b ^ c`.
+    unsafe fn maj(a: Self, b: Self, c: Self, carry: Self) -> (Self, Self);
     /// Byte swap of every lane.
     unsafe fn bswap(self) -> Self;
     /// Bit `i` set when lane `i` of `self` is `<= o` (unsigned).
@@ -188,7 +189,7 @@ const fn pos(t: usize, k: usize) -> usize {
 }
 
 /// The working state of a compression: the eight roles (see [`pos`]) and
-/// `b ^ c`, which Maj shares between rounds.
+/// what Maj carries between rounds (`b ^ c`, see [`Lanes::maj`]).
 struct State<V> {
     s: [V; 8],
     bc: V,
@@ -198,7 +199,7 @@ struct State<V> {
 #[inline(always)]
 unsafe fn round_pre<V: Lanes, const T: usize>(st: &mut State<V>, hk_next: V, dh_next: V) {
     let s = &mut st.s;
-    let (a, b) = (s[pos(T, 0)], s[pos(T, 1)]);
+    let (a, b, c) = (s[pos(T, 0)], s[pos(T, 1)], s[pos(T, 2)]);
     let (dh, e, f, g, hk) = (
         s[pos(T, 3)],
         s[pos(T, 4)],
@@ -207,9 +208,8 @@ unsafe fn round_pre<V: Lanes, const T: usize>(st: &mut State<V>, hk_next: V, dh_
         s[pos(T, 7)],
     );
     let x = e.bsig1().add(V::ch(e, f, g));
-    let ab = a.xor(b);
-    let maj = V::maj_ab(st.bc, ab, b);
-    st.bc = ab;
+    let (maj, carry) = V::maj(a, b, c, st.bc);
+    st.bc = carry;
     s[pos(T, 6)] = hk_next;
     s[pos(T, 2)] = dh_next;
     s[pos(T, 3)] = dh.add(x);

@@ -76,12 +76,12 @@ impl Lanes for Ymm {
         ))
     }
     #[inline(always)]
-    unsafe fn xor(self, o: Self) -> Self {
-        Ymm(_mm256_xor_si256(self.0, o.0))
-    }
-    #[inline(always)]
-    unsafe fn maj_ab(bc: Self, ab: Self, b: Self) -> Self {
-        Ymm(_mm256_xor_si256(_mm256_and_si256(bc.0, ab.0), b.0))
+    unsafe fn maj(a: Self, b: Self, _c: Self, bc: Self) -> (Self, Self) {
+        let ab = _mm256_xor_si256(a.0, b.0);
+        (
+            Ymm(_mm256_xor_si256(_mm256_and_si256(bc.0, ab), b.0)),
+            Ymm(ab),
+        )
     }
     #[inline(always)]
     unsafe fn bswap(self) -> Self {

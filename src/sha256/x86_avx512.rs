@@ -1,7 +1,7 @@
 //! The AVX-512 kernel: 16 nonces per 512-bit register.
 //!
 //! Rotations are single `vprord` instructions (`_mm512_ror_epi32`), and
-//! Ch, Maj (`b ^ ((a ^ b) & (b ^ c))`) and the three-way XORs of the sigma functions are single
+//! Ch, Maj and the three-way XORs of the sigma functions are single
 //! `vpternlogd` instructions (`_mm512_ternarylogic_epi32`), which is why
 //! this kernel beats SHA-NI on CPUs that have both. The algorithm itself is
 //! [`super::lanes`]; this module only supplies the lane operations.
@@ -15,8 +15,8 @@ use super::WorkUnit;
 const XOR3: i32 = 0x96;
 /// `a ? b : c`.
 const SELECT: i32 = 0xca;
-/// `(a & b) ^ c`.
-const AND_XOR: i32 = 0x6a;
+/// Majority of three.
+const MAJORITY: i32 = 0xe8;
 
 #[derive(Clone, Copy)]
 struct Zmm(__m512i);
@@ -77,12 +77,13 @@ impl Lanes for Zmm {
         Zmm(_mm512_ternarylogic_epi32::<SELECT>(e.0, f.0, g.0))
     }
     #[inline(always)]
-    unsafe fn xor(self, o: Self) -> Self {
-        Zmm(_mm512_xor_si512(self.0, o.0))
-    }
-    #[inline(always)]
-    unsafe fn maj_ab(bc: Self, ab: Self, b: Self) -> Self {
-        Zmm(_mm512_ternarylogic_epi32::<AND_XOR>(bc.0, ab.0, b.0))
+    unsafe fn maj(a: Self, b: Self, c: Self, carry: Self) -> (Self, Self) {
+        // One instruction; nothing to carry. (Carrying `a ^ b` instead
+        // saves the register copy `vpternlogd` needs but costs a `vpxord`.)
+        (
+            Zmm(_mm512_ternarylogic_epi32::<MAJORITY>(a.0, b.0, c.0)),
+            carry,
+        )
     }
     #[inline(always)]
     unsafe fn bswap(self) -> Self {
