@@ -13,18 +13,22 @@
 //! - [`sha256`]: the nonce-sweep kernels and backend dispatch;
 //! - [`engine`]: the parallel search;
 //! - [`bench`], [`remine`]: the commands built directly on the engine;
+//! - [`teach`], [`profit`]: the nonce-search walkthrough and the profitability model;
 //! - [`progress`], [`units`]: how progress and rates are shown.
 
 pub mod api;
 pub mod bench;
 pub mod coinbase;
 pub mod engine;
+pub mod fuzz_targets;
 pub mod header;
 pub mod pow;
+pub mod profit;
 pub mod progress;
 pub mod remine;
 pub mod sha256;
 pub mod shutdown;
 pub mod stats;
+pub mod teach;
 pub mod units;
 pub mod work;

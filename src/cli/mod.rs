@@ -9,7 +9,9 @@ use noncesweep::sha256::{Backend, BackendChoice};
 
 mod bench;
 pub mod config;
+mod profit;
 mod remine;
+mod teach;
 
 /// A Bitcoin SHA-256d proof-of-work miner for CPUs.
 ///
@@ -91,6 +93,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Re-mine a real block header: find the lowest nonce meeting its own target.
     Remine(remine::RemineArgs),
+    /// A guided walkthrough of the nonce search on real data.
+    Teach(teach::TeachArgs),
+    /// Estimate what mining earns: revenue, energy cost, break-even, luck.
+    Profit(profit::ProfitArgs),
 }
 
 /// Run the parsed command line.
@@ -102,5 +108,7 @@ pub fn run(cli: Cli) -> Result<()> {
         None => bench::run(&cli.common, &cli.bench.into_args()),
         Some(Command::Bench(args)) => bench::run(&cli.common, &args),
         Some(Command::Remine(args)) => remine::run(&cli.common, &args),
+        Some(Command::Teach(args)) => teach::run(&cli.common, &args),
+        Some(Command::Profit(args)) => profit::run(&cli.common, &args, None),
     }
 }
