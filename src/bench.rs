@@ -169,8 +169,17 @@ impl Subject {
     }
 }
 
+/// Measure `backend` on `threads` threads for `seconds` (ratio left at 1).
+pub fn measure(backend: Backend, threads: usize, seconds: f64) -> Result<BenchResult, EngineError> {
+    measure_subject(Subject::Backend(backend), threads, seconds)
+}
+
 /// Measure `subject` on `threads` threads for `seconds` (ratio left at 1).
-pub fn measure(subject: Subject, threads: usize, seconds: f64) -> Result<BenchResult, EngineError> {
+pub fn measure_subject(
+    subject: Subject,
+    threads: usize,
+    seconds: f64,
+) -> Result<BenchResult, EngineError> {
     let (counts, elapsed) =
         engine::measure(subject.config(threads), Duration::from_secs_f64(seconds))?;
     let secs = elapsed.as_secs_f64();
@@ -202,12 +211,12 @@ pub fn run(
         thread_counts.push(opts.threads);
     }
     for &threads in &thread_counts {
-        let base = measure(Subject::Sha2Loop, threads, opts.seconds)?;
+        let base = measure_subject(Subject::Sha2Loop, threads, opts.seconds)?;
         on_result(&base);
         let base_rate = base.hashrate;
         results.push(base);
         for &backend in &opts.backends {
-            let mut r = measure(Subject::Backend(backend), threads, opts.seconds)?;
+            let mut r = measure(backend, threads, opts.seconds)?;
             r.ratio = if base_rate > 0.0 {
                 r.hashrate / base_rate
             } else {
