@@ -179,10 +179,10 @@ const SECOND: Second = {
 ///
 /// The `h` slot holds `h + K + W` of the round and the `d` slot holds
 /// `d + h + K + W`: both are computed one round early, from `g` and `c`,
-/// which then die before Ch and Maj need them. That is one addition more
-/// per round than `t1 = h + K + W + ...; e = d + t1`, and one fewer, since
-/// `e` and `a` now share `Σ1 + Ch`; and Ch and Maj (`vpternlogd`, which
-/// overwrites an input) can overwrite a dead register instead of a copy.
+/// so that those can die before Ch and Maj, whose `vpternlogd` overwrites
+/// an input. (LLVM reassociates the additions and picks its own order, so
+/// the instruction count ends up the same as with the textbook round; see
+/// docs/benchmarks.md.)
 #[inline(always)]
 const fn pos(t: usize, k: usize) -> usize {
     (k + 8 - t % 8) % 8
