@@ -31,6 +31,8 @@ pub struct BenchOptions {
     pub single_thread: bool,
     /// Length of each measurement.
     pub seconds: f64,
+    /// Where running counts are published (status line, API).
+    pub live: Option<Arc<engine::LiveCounts>>,
 }
 
 /// The CPU the benchmark ran on.
@@ -180,8 +182,21 @@ pub fn measure_subject(
     threads: usize,
     seconds: f64,
 ) -> Result<BenchResult, EngineError> {
-    let (counts, elapsed) =
-        engine::measure(subject.config(threads), Duration::from_secs_f64(seconds))?;
+    measure_subject_live(subject, threads, seconds, None)
+}
+
+/// [`measure_subject`], publishing running counts to `live`.
+pub fn measure_subject_live(
+    subject: Subject,
+    threads: usize,
+    seconds: f64,
+    live: Option<&engine::LiveCounts>,
+) -> Result<BenchResult, EngineError> {
+    let (counts, elapsed) = engine::measure_live(
+        subject.config(threads),
+        Duration::from_secs_f64(seconds),
+        live,
+    )?;
     let secs = elapsed.as_secs_f64();
     let hashes: u64 = counts.iter().sum();
     Ok(BenchResult {
@@ -210,13 +225,21 @@ pub fn run(
     if opts.threads > 1 {
         thread_counts.push(opts.threads);
     }
+    let live = opts.live.as_deref();
     for &threads in &thread_counts {
-        let base = measure_subject(Subject::Sha2Loop, threads, opts.seconds)?;
+        if crate::shutdown::requested() {
+            break;
+        }
+        let base = measure_subject_live(Subject::Sha2Loop, threads, opts.seconds, live)?;
         on_result(&base);
         let base_rate = base.hashrate;
         results.push(base);
         for &backend in &opts.backends {
-            let mut r = measure(backend, threads, opts.seconds)?;
+            if crate::shutdown::requested() {
+                break;
+            }
+            let mut r =
+                measure_subject_live(Subject::Backend(backend), threads, opts.seconds, live)?;
             r.ratio = if base_rate > 0.0 {
                 r.hashrate / base_rate
             } else {

@@ -417,15 +417,73 @@ pub fn measure(
     config: MinerConfig,
     duration: Duration,
 ) -> Result<(Vec<u64>, Duration), EngineError> {
+    measure_live(config, duration, None)
+}
+
+/// Hash counts of a series of measurements as they run, summed per thread
+/// index, so a status line or the monitoring API can watch a benchmark.
+#[derive(Debug, Default)]
+pub struct LiveCounts {
+    done: Mutex<Vec<u64>>,
+    current: Mutex<Vec<u64>>,
+}
+
+impl LiveCounts {
+    /// Hashes per thread index so far, finished measurements included.
+    pub fn per_thread(&self) -> Vec<u64> {
+        let done = self.done.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let cur = self
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let n = done.len().max(cur.len());
+        (0..n)
+            .map(|i| done.get(i).copied().unwrap_or(0) + cur.get(i).copied().unwrap_or(0))
+            .collect()
+    }
+
+    fn update(&self, counts: Vec<u64>) {
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = counts;
+    }
+
+    fn finish(&self) {
+        let cur = std::mem::take(&mut *self.current.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        if done.len() < cur.len() {
+            done.resize(cur.len(), 0);
+        }
+        for (d, c) in done.iter_mut().zip(cur) {
+            *d += c;
+        }
+    }
+}
+
+/// [`measure`], publishing the counts to `live` every 100 ms, and ending
+/// early when a stop is requested (Ctrl-C).
+pub fn measure_live(
+    config: MinerConfig,
+    duration: Duration,
+    live: Option<&LiveCounts>,
+) -> Result<(Vec<u64>, Duration), EngineError> {
     let (tx, _rx) = std::sync::mpsc::channel();
     let miner = Miner::start(config, tx)?;
     let job = synthetic_job(Target::ZERO);
     let t0 = Instant::now();
     miner.set_job(Some(Arc::new(job)));
-    std::thread::sleep(duration);
+    while t0.elapsed() < duration && !crate::shutdown::requested() {
+        std::thread::sleep((duration.saturating_sub(t0.elapsed())).min(Duration::from_millis(100)));
+        if let Some(live) = live {
+            live.update(miner.counters().per_thread());
+        }
+    }
     let counts = miner.counters().per_thread();
     let elapsed = t0.elapsed();
     miner.stop();
+    if let Some(live) = live {
+        live.update(counts.clone());
+        live.finish();
+    }
     Ok((counts, elapsed))
 }
 

@@ -2,8 +2,12 @@
 
 use anyhow::{bail, Result};
 use clap::Args;
+use std::sync::Arc;
+
 use noncesweep::bench::{self, BenchOptions, BenchReport, CpuInfo};
+use noncesweep::engine::LiveCounts;
 use noncesweep::sha256::{self, Backend, BackendChoice};
+use noncesweep::stats::{SourceStatus, Stats};
 
 use super::Common;
 
@@ -60,12 +64,31 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
             .collect(),
         BackendChoice::Fixed(_) => vec![selection.backend],
     };
+    let live = Arc::new(LiveCounts::default());
     let opts = BenchOptions {
         backends,
         threads: common.threads(),
         single_thread: true,
         seconds,
+        live: Some(Arc::clone(&live)),
     };
+    let stats = Stats::new("bench");
+    let source = Arc::clone(&live);
+    stats.set_hash_source(Arc::new(move || source.per_thread()));
+    stats.set_sources(vec![SourceStatus {
+        url: "benchmark".into(),
+        kind: "benchmark".into(),
+        status: "Alive".into(),
+        ..Default::default()
+    }]);
+    stats.set_config(serde_json::json!({
+        "command": "bench",
+        "threads": opts.threads,
+        "backend": format!("{:?}", common.backend),
+        "seconds": seconds,
+    }));
+    noncesweep::shutdown::install().map_err(anyhow::Error::msg)?;
+    let monitoring = common.monitor.start(&stats, common.quiet)?;
     let cpu = CpuInfo::detect();
     let json = args.json;
     if !json {
@@ -82,6 +105,10 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
             println!("{}", bench::format_result(r));
         }
     })?;
+    drop(monitoring);
+    if noncesweep::shutdown::requested() {
+        tracing::info!("{}", noncesweep::stats::summary_line(&stats.snapshot()));
+    }
     if json {
         let report = BenchReport {
             cpu,
