@@ -112,6 +112,38 @@ impl Counters {
 /// anything in tests (for example a kernel that lies).
 pub type SweepFn = Arc<dyn Fn(&WorkUnit, u32, u32, &mut Vec<u32>) + Send + Sync>;
 
+static PIN_WORKERS: AtomicBool = AtomicBool::new(false);
+
+/// Pin every worker thread started from now on to its own CPU core
+/// (`--cpu-affinity`): worker `i` runs on the `i`-th core the OS lists.
+pub fn pin_workers(on: bool) {
+    PIN_WORKERS.store(on, Ordering::Relaxed);
+}
+
+/// A rayon pool builder for `threads` workers, pinned when asked.
+fn worker_pool(threads: usize) -> rayon::ThreadPoolBuilder {
+    let builder = rayon::ThreadPoolBuilder::new().num_threads(threads);
+    if !PIN_WORKERS.load(Ordering::Relaxed) {
+        return builder;
+    }
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    builder.start_handler(move |i| {
+        if cores.is_empty() {
+            return;
+        }
+        let core = cores[i % cores.len()];
+        if core_affinity::set_for_current(core) {
+            tracing::debug!(worker = i, core = core.id, "worker pinned");
+        } else {
+            tracing::warn!(
+                worker = i,
+                core = core.id,
+                "could not pin worker to its core"
+            );
+        }
+    })
+}
+
 /// A job being mined, with the cursor the workers take chunks from.
 struct Active {
     job: Arc<Job>,
@@ -172,8 +204,7 @@ impl Miner {
             config.chunk.is_power_of_two(),
             "chunk must be a power of two"
         );
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(config.threads)
+        let pool = worker_pool(config.threads)
             .thread_name(|i| format!("noncesweep-worker-{i}"))
             .build()?;
         let shared = Arc::new(Shared {
@@ -372,9 +403,7 @@ pub fn search_lowest(
     if threads == 0 {
         return Err(EngineError::NoThreads);
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()?;
+    let pool = worker_pool(threads).build()?;
     let chunk = chunk_nonces(backend).max(1 << 14) as u64;
     let wave = chunk * threads as u64 * 4;
     let (from, to) = (from as u64, to as u64);

@@ -63,8 +63,10 @@ impl MonitorArgs {
         Ok(())
     }
 
-    /// Lower the process priority when `--nice` is given.
+    /// Lower the process priority when `--nice` is given, and pin workers
+    /// to cores with `--cpu-affinity`.
     pub fn apply_priority(&self) -> Result<()> {
+        noncesweep::engine::pin_workers(self.cpu_affinity);
         if let Some(n) = self.nice {
             // SAFETY: setpriority only reads its integer arguments; `0` as
             // `who` means the calling process.
