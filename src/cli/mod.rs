@@ -9,6 +9,7 @@ use noncesweep::sha256::{Backend, BackendChoice};
 
 mod bench;
 pub mod config;
+pub mod monitor;
 mod profit;
 mod remine;
 mod solo;
@@ -56,6 +57,8 @@ pub struct Common {
         value_name = "FORMAT"
     )]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub monitor: monitor::MonitorArgs,
 }
 
 /// How stderr lines are written.
@@ -107,6 +110,8 @@ pub fn run(cli: Cli) -> Result<()> {
     if cli.command.is_some() && cli.bench.is_set() {
         anyhow::bail!("--seconds and --json belong to `bench`; put them after the command name");
     }
+    cli.common.monitor.validate()?;
+    cli.common.monitor.apply_priority()?;
     match cli.command {
         None => bench::run(&cli.common, &cli.bench.into_args()),
         Some(Command::Bench(args)) => bench::run(&cli.common, &args),
