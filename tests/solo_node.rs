@@ -229,20 +229,56 @@ fn wait_for(
     seen: &mut Vec<SoloEvent>,
     f: impl Fn(&SoloEvent) -> bool,
 ) -> SoloEvent {
+    try_wait_for(r, limit, seen, f)
+        .unwrap_or_else(|| panic!("event not seen in {limit:?}; saw {seen:#?}"))
+}
+
+fn try_wait_for(
+    r: &Receiver<SoloEvent>,
+    limit: Duration,
+    seen: &mut Vec<SoloEvent>,
+    f: impl Fn(&SoloEvent) -> bool,
+) -> Option<SoloEvent> {
     let deadline = Instant::now() + limit;
     if let Some(e) = seen.iter().find(|e| f(e)) {
-        return e.clone();
+        return Some(e.clone());
     }
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let e = r
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("event not seen in {limit:?}; saw {seen:#?}"));
+        let e = r.recv_timeout(left).ok()?;
         seen.push(e.clone());
         if f(&e) {
-            return e;
+            return Some(e);
         }
     }
+}
+
+/// Let the gated engine find exactly one block and return the node's
+/// verdict on it. A chunk can land on a job that a fresher template
+/// replaces (its share is then dropped), so chunks are let through one at a
+/// time until a block is found.
+fn mine_one(gate: &Gate, r: &Receiver<SoloEvent>, seen: &mut Vec<SoloEvent>) -> SoloEvent {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let found = loop {
+        assert!(Instant::now() < deadline, "no block found; saw {seen:#?}");
+        gate.allow(1);
+        let mut fresh = Vec::new();
+        if let Some(SoloEvent::Found { hash, .. }) =
+            try_wait_for(r, Duration::from_secs(1), &mut fresh, |e| {
+                matches!(e, SoloEvent::Found { .. })
+            })
+        {
+            seen.extend(fresh);
+            break hash;
+        }
+        seen.extend(fresh);
+    };
+    wait_for(
+        r,
+        Duration::from_secs(30),
+        seen,
+        |e| matches!(e, SoloEvent::Verdict { hash, .. } if *hash == found),
+    )
 }
 
 /// Start mining with the kernel shut, stop the node, open the kernel: the
@@ -526,12 +562,14 @@ fn orphaned_block_is_reported_and_mining_follows_a_reorg() {
     let run = start_solo(&pair, &addr, pair.tmp.path().join("state"), 2, miner);
     let mut seen = Vec::new();
     // One block at height before + 1...
-    gate.allow(1);
-    let first = wait_for(&run.events, Duration::from_secs(30), &mut seen, |e| {
-        matches!(e, SoloEvent::Verdict { reason: None, .. })
-    });
-    let SoloEvent::Verdict { hash, height, .. } = first else {
-        unreachable!()
+    let first = mine_one(&gate, &run.events, &mut seen);
+    let SoloEvent::Verdict {
+        hash,
+        height,
+        reason: None,
+    } = first
+    else {
+        panic!("not accepted: {first:?}")
     };
     assert_eq!(height, before + 1);
     // ...leaves the main chain: the node goes back to a lower tip, and the
@@ -544,17 +582,14 @@ fn orphaned_block_is_reported_and_mining_follows_a_reorg() {
         &mut seen_now,
         |e| matches!(e, SoloEvent::Mining { height: h, .. } if *h == before + 1),
     );
-    gate.allow(1);
-    let second = wait_for(&run.events, Duration::from_secs(30), &mut seen_now, |e| {
-        matches!(e, SoloEvent::Verdict { reason: None, .. })
-    });
+    let second = mine_one(&gate, &run.events, &mut seen_now);
     let SoloEvent::Verdict {
         hash: replacement,
         height,
-        ..
+        reason: None,
     } = second
     else {
-        unreachable!()
+        panic!("not accepted: {second:?}")
     };
     assert_eq!(height, before + 1);
     assert_ne!(replacement, hash);

@@ -480,11 +480,11 @@ impl Solo {
                     // block was rejected or left the chain): mine it anew.
                     let tip_changed = solved.remove(&t.previous_block_hash) || tip_changed;
                     seq += 1;
-                    let job = Arc::new(TemplateJob::new(
-                        Arc::clone(&t),
-                        payout,
-                        format!("{}-{seq}", t.height),
-                    )?);
+                    // Each job gets its own extranonce range (2^40 values).
+                    let job = Arc::new(
+                        TemplateJob::new(Arc::clone(&t), payout, format!("{}-{seq}", t.height))?
+                            .with_extranonce_start(seq << 40),
+                    );
                     miner.set_job(Some(Arc::clone(&job.job)));
                     self.summary.templates += 1;
                     if tip_changed {

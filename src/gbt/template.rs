@@ -300,6 +300,14 @@ impl TemplateJob {
         })
     }
 
+    /// Start the extranonce counter at `start`, so that two jobs from the
+    /// same template (a tip mined again after a reorg or a rejection) never
+    /// produce the same block.
+    pub fn with_extranonce_start(mut self, start: u64) -> TemplateJob {
+        Arc::make_mut(&mut self.job).extranonce2_start = start;
+        self
+    }
+
     /// The full block for a share of this job: the coinbase with
     /// `share.extranonce2` (and its witness), then the template's
     /// transactions. Its merkle root and witness commitment are re-checked.
