@@ -13,6 +13,7 @@
 //! - [`sha256`]: the nonce-sweep kernels and backend dispatch;
 //! - [`engine`]: the parallel search;
 //! - [`bench`], [`remine`]: the commands built directly on the engine;
+//! - [`stratum`]: pool mining over Stratum v1;
 //! - [`progress`], [`units`]: how progress and rates are shown.
 
 pub mod bench;
@@ -24,5 +25,6 @@ pub mod progress;
 pub mod remine;
 pub mod sha256;
 pub mod shutdown;
+pub mod stratum;
 pub mod units;
 pub mod work;

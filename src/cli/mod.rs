@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use noncesweep::sha256::{Backend, BackendChoice};
 
 mod bench;
+mod pool;
 mod remine;
 
 /// A Bitcoin SHA-256d proof-of-work miner for CPUs.
@@ -69,6 +70,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Re-mine a real block header: find the lowest nonce meeting its own target.
     Remine(remine::RemineArgs),
+    /// Mine for a Stratum v1 pool (with backups, TLS, version rolling).
+    Pool(pool::PoolArgs),
 }
 
 /// Run the parsed command line.
@@ -77,5 +80,6 @@ pub fn run(cli: Cli) -> Result<()> {
         None => bench::run(&cli.common, &cli.bench),
         Some(Command::Bench(args)) => bench::run(&cli.common, &args),
         Some(Command::Remine(args)) => remine::run(&cli.common, &args),
+        Some(Command::Pool(args)) => pool::run(&cli.common, &args),
     }
 }

@@ -1,0 +1,251 @@
+//! From Stratum state to engine work and back: a [`JobBook`] turns each
+//! `mining.notify` (with the session's extranonce1, extranonce2 size,
+//! difficulty and version mask) into a [`work::Job`], remembers which jobs
+//! the pool still accepts shares for, and turns a [`Share`] into the
+//! `mining.submit` parameters.
+//!
+//! Rules it follows (see `docs/pool-mining.md`):
+//! - `mining.set_difficulty` applies to the next job, not the current one;
+//! - `clean_jobs` forgets every older job at once;
+//! - a new extranonce1 (a new session, or `mining.set_extranonce`, which
+//!   applies from the next notify) makes every older job stale;
+//! - `mining.set_version_mask` takes effect at once.
+//!
+//! Each job gets an engine id `"<seq>/<pool job id>"`, unique for the life
+//! of the process, so a share can never be mistaken for one of a job that a
+//! restarted pool happens to call by the same name.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use bitcoin::Target;
+
+use super::codec::{Notify, Submit};
+use crate::coinbase::{self, CoinbaseParts};
+use crate::header::HeaderTemplate;
+use crate::pow;
+use crate::work::{deposit_bits, Job, Share};
+
+/// How many jobs are kept valid at most (pools keep a few minutes' worth).
+pub const MAX_JOBS: usize = 32;
+
+/// A job the pool still accepts shares for.
+#[derive(Clone, Debug)]
+pub struct BookEntry {
+    pub pool_job_id: String,
+    pub job: Arc<Job>,
+}
+
+/// The jobs of one pool session.
+#[derive(Debug)]
+pub struct JobBook {
+    extranonce1: Vec<u8>,
+    extranonce2_size: usize,
+    pending_extranonce: Option<(Vec<u8>, usize)>,
+    difficulty: f64,
+    share_target: Target,
+    version_mask: u32,
+    jobs: HashMap<String, BookEntry>,
+    order: VecDeque<String>,
+    current: Option<String>,
+    seq: u64,
+}
+
+impl Default for JobBook {
+    fn default() -> Self {
+        JobBook::new()
+    }
+}
+
+impl JobBook {
+    pub fn new() -> Self {
+        JobBook {
+            extranonce1: Vec::new(),
+            extranonce2_size: 4,
+            pending_extranonce: None,
+            difficulty: 1.0,
+            share_target: pow::DIFF1,
+            version_mask: 0,
+            jobs: HashMap::new(),
+            order: VecDeque::new(),
+            current: None,
+            seq: 0,
+        }
+    }
+
+    /// A new session's extranonce: every older job is stale. The
+    /// difficulty goes back to 1 until the pool says otherwise.
+    pub fn new_session(&mut self, extranonce1: &[u8], extranonce2_size: usize) {
+        self.extranonce1 = extranonce1.to_vec();
+        self.extranonce2_size = extranonce2_size;
+        self.pending_extranonce = None;
+        self.set_difficulty(1.0);
+        self.forget_all();
+    }
+
+    /// `mining.set_extranonce`: applies from the next notify.
+    pub fn set_extranonce(&mut self, extranonce1: &[u8], extranonce2_size: usize) {
+        self.pending_extranonce = Some((extranonce1.to_vec(), extranonce2_size));
+    }
+
+    /// `mining.set_difficulty`: applies to the next job. Invalid values are
+    /// refused by the codec, so any `d` here is finite and positive.
+    pub fn set_difficulty(&mut self, d: f64) {
+        if let Ok(t) = pow::share_target(d) {
+            self.difficulty = d;
+            self.share_target = t;
+        }
+    }
+
+    /// The difficulty the next job will get.
+    pub fn difficulty(&self) -> f64 {
+        self.difficulty
+    }
+
+    /// The rolling mask granted by the pool (0: no rolling).
+    pub fn version_mask(&self) -> u32 {
+        self.version_mask
+    }
+
+    /// Set the granted mask. Returns the current job rebuilt with it (to
+    /// mine at once), if there is one and the mask changed.
+    pub fn set_version_mask(&mut self, mask: u32) -> Option<Arc<Job>> {
+        if mask == self.version_mask {
+            return None;
+        }
+        self.version_mask = mask;
+        let key = self.current.clone()?;
+        let entry = self.jobs.get_mut(&key)?;
+        let mut job = (*entry.job).clone();
+        job.version_mask = mask;
+        job.version = seeded_version(job.version as u32, mask, self.seq) as i32;
+        entry.job = Arc::new(job);
+        Some(Arc::clone(&entry.job))
+    }
+
+    fn forget_all(&mut self) {
+        self.jobs.clear();
+        self.order.clear();
+        self.current = None;
+    }
+
+    /// Take a notify: build its job, forget older jobs if it says
+    /// `clean_jobs` or the extranonce changed, and return the job to mine.
+    pub fn on_notify(&mut self, n: &Notify) -> Arc<Job> {
+        if let Some((en1, size)) = self.pending_extranonce.take() {
+            self.extranonce1 = en1;
+            self.extranonce2_size = size;
+            self.forget_all();
+        }
+        if n.clean_jobs {
+            self.forget_all();
+        }
+        self.seq += 1;
+        let key = format!("{}/{}", self.seq, n.job_id);
+        let job = Arc::new(Job {
+            id: key.clone(),
+            version: seeded_version(n.version, self.version_mask, self.seq) as i32,
+            version_mask: self.version_mask,
+            prev_hash: n.prev_hash.0,
+            coinbase: CoinbaseParts {
+                coinb1: n.coinb1.clone(),
+                coinb2: n.coinb2.clone(),
+            },
+            extranonce1: self.extranonce1.clone(),
+            extranonce2_size: self.extranonce2_size,
+            extranonce2_start: 0,
+            merkle_branch: n.merkle_branch.clone(),
+            time: n.ntime,
+            bits: n.nbits,
+            share_target: self.share_target,
+        });
+        self.jobs.insert(
+            key.clone(),
+            BookEntry {
+                pool_job_id: n.job_id.clone(),
+                job: Arc::clone(&job),
+            },
+        );
+        self.order.push_back(key.clone());
+        while self.order.len() > MAX_JOBS {
+            if let Some(old) = self.order.pop_front() {
+                self.jobs.remove(&old);
+            }
+        }
+        self.current = Some(key);
+        job
+    }
+
+    /// The job being mined, if any.
+    pub fn current(&self) -> Option<Arc<Job>> {
+        self.current
+            .as_ref()
+            .and_then(|k| self.jobs.get(k))
+            .map(|e| Arc::clone(&e.job))
+    }
+
+    /// The entry for an engine job id, if the pool still accepts it.
+    pub fn entry(&self, engine_job_id: &str) -> Option<&BookEntry> {
+        self.jobs.get(engine_job_id)
+    }
+
+    /// The `mining.submit` for a share, or `None` if its job is stale.
+    pub fn submit_for(&self, share: &Share, worker: &str) -> Option<Submit> {
+        let entry = self.entry(&share.job_id)?;
+        let rolling = entry.job.version_mask != 0;
+        Some(submit_params(
+            share,
+            worker,
+            &entry.pool_job_id,
+            rolling.then_some(entry.job.version_mask),
+        ))
+    }
+}
+
+/// The job's version with some rolled bits already set within `mask`, so
+/// that every job starts at a different point of the version space and
+/// the pool sees rolled bits from the first share on (BIP310 lets the
+/// miner choose any bits within the mask).
+fn seeded_version(version: u32, mask: u32, seq: u64) -> u32 {
+    if mask == 0 {
+        return version;
+    }
+    // A fixed odd multiplier spreads consecutive job numbers over the mask.
+    let seed = deposit_bits(seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40, mask);
+    (version & !mask) | seed
+}
+
+/// `mining.submit` parameters for a share: ntime and nonce as 8 hex digits
+/// big-endian, extranonce2 as the hex of its bytes in coinbase order, and
+/// the rolled version bits as the sixth parameter when rolling.
+pub fn submit_params(share: &Share, worker: &str, pool_job_id: &str, mask: Option<u32>) -> Submit {
+    let h = &share.header.header;
+    Submit {
+        worker: worker.to_string(),
+        job_id: pool_job_id.to_string(),
+        extranonce2: share.extranonce2.clone(),
+        ntime: h.time,
+        nonce: h.nonce,
+        version_bits: mask.map(|m| h.version.to_consensus() as u32 & m),
+    }
+}
+
+/// The header a pool rebuilds from a job and a submission: coinbase =
+/// coinb1 || extranonce1 || extranonce2 || coinb2, root folded with the
+/// branch, version `(job & !mask) | (bits & mask)`.
+pub fn rebuild_header(job: &Job, submit: &Submit) -> HeaderTemplate {
+    let txid = job.coinbase.txid(&job.extranonce1, &submit.extranonce2);
+    let root = coinbase::merkle_root(txid, &job.merkle_branch);
+    let mut h = HeaderTemplate::new(
+        job.version,
+        job.prev_hash,
+        root,
+        submit.ntime,
+        job.bits,
+        submit.nonce,
+    );
+    if let Some(bits) = submit.version_bits {
+        h.set_version_bits(job.version_mask, bits);
+    }
+    h
+}
