@@ -302,6 +302,13 @@ fn both_reject_shapes_and_stale_classification() {
     assert_eq!((r.code, r.reason.as_str(), r.is_stale()), (Some(23), "Low difficulty share", false));
     let r = submit(r#"{"result":null,"error":[22,"Duplicate share"],"id":@ID@}"#, &mut map).unwrap_err();
     assert!(!r.is_stale());
+    assert!(r.is_duplicate());
+    let r = submit(
+        r#"{"result":false,"error":null,"id":@ID@,"reject-reason":"Duplicate"}"#,
+        &mut map,
+    )
+    .unwrap_err();
+    assert!(r.is_duplicate() && !r.is_stale());
     assert!(submit(r#"{"result":true,"error":null,"id":@ID@}"#, &mut map).is_ok());
     // A reply nobody asked for is an error, not a guess.
     let ServerMessage::Reply(r) =

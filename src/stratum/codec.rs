@@ -761,6 +761,12 @@ impl Rejection {
         }
     }
 
+    /// Whether the pool says it has seen this share already (error 22 or
+    /// ckpool's "Duplicate").
+    pub fn is_duplicate(&self) -> bool {
+        self.code == Some(22) || self.reason.to_ascii_lowercase().contains("duplicate")
+    }
+
     /// Whether the share was refused for being late (its job is gone):
     /// error 21 "job not found", or ckpool's "Stale" / "Invalid JobID".
     pub fn is_stale(&self) -> bool {

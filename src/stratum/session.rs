@@ -125,7 +125,9 @@ struct Client<'a> {
     stop: &'a dyn Fn() -> bool,
     tls: Option<TlsSettings>,
     book: JobBook,
-    offline: VecDeque<Share>,
+    /// Shares waiting for a connection; `true` marks a resubmission of
+    /// one whose first submission got no reply.
+    offline: VecDeque<(Share, bool)>,
     resume: Option<Resume>,
     last_status: Instant,
     last_hashes: u64,
@@ -279,17 +281,17 @@ impl Client<'_> {
     fn take_shares_offline(&mut self) {
         while let Ok(share) = self.shares.try_recv() {
             update(&self.stats, |s| s.found += 1);
-            self.queue_offline(share);
+            self.queue_offline(share, false);
         }
     }
 
-    fn queue_offline(&mut self, share: Share) {
+    fn queue_offline(&mut self, share: Share, resubmit: bool) {
         if self.offline.len() >= MAX_OFFLINE {
             tracing::warn!(job = %share.job_id, "offline queue full: share counted as stale");
             update(&self.stats, |s| s.stale += 1);
         } else {
             tracing::debug!(job = %share.job_id, "share found while disconnected: queued");
-            self.offline.push_back(share);
+            self.offline.push_back((share, resubmit));
         }
     }
 
@@ -305,7 +307,7 @@ impl Client<'_> {
         let end = self.drive(index, url, &mut s);
         // Submissions without a reply: resubmitted if the session resumes,
         // else stale.
-        let mut unanswered: Vec<(u64, Share)> = s.inflight.drain().collect();
+        let mut unanswered: Vec<(u64, (Share, bool))> = s.inflight.drain().collect();
         unanswered.sort_by_key(|(id, _)| *id);
         if !unanswered.is_empty() {
             tracing::warn!(
@@ -314,11 +316,11 @@ impl Client<'_> {
             );
             update(&self.stats, |st| st.unanswered += unanswered.len() as u64);
         }
-        for (_, share) in unanswered {
+        for (_, (share, _)) in unanswered {
             if matches!(end, End::Stop) {
                 update(&self.stats, |st| st.stale += 1);
             } else {
-                self.queue_offline(share);
+                self.queue_offline(share, true);
             }
         }
         s.conn.close();
@@ -437,11 +439,11 @@ impl Client<'_> {
                 while let Ok(share) = self.shares.try_recv() {
                     update(&self.stats, |st| st.found += 1);
                     if s.subscribed {
-                        if let Err(e) = self.submit(s, share) {
+                        if let Err(e) = self.submit(s, share, false) {
                             return End::Lost(e);
                         }
                     } else {
-                        self.queue_offline(share);
+                        self.queue_offline(share, false);
                     }
                 }
             }
@@ -476,7 +478,7 @@ impl Client<'_> {
         tracing::warn!("ignoring a bad line from the pool: {e}: {shown:?}");
     }
 
-    fn submit(&mut self, s: &mut Conn, share: Share) -> Result<(), String> {
+    fn submit(&mut self, s: &mut Conn, share: Share, resubmit: bool) -> Result<(), String> {
         let Some(submit) = self.book.submit_for(&share, &self.cfg.user) else {
             tracing::info!(job = %share.job_id, "share's job is no longer valid: counted as stale");
             update(&self.stats, |st| st.stale += 1);
@@ -494,7 +496,7 @@ impl Client<'_> {
         );
         let job = share.job_id.clone();
         let id = self.send(s, Request::Submit(submit), Pending::Submit { share_job: job })?;
-        s.inflight.insert(id, share);
+        s.inflight.insert(id, (share, resubmit));
         Ok(())
     }
 
@@ -591,7 +593,7 @@ impl Client<'_> {
         s: &mut Conn,
         answer: Answer,
         latency: Duration,
-        share: Option<Share>,
+        share: Option<(Share, bool)>,
     ) -> Option<End> {
         match answer {
             Answer::Configure(mask) => {
@@ -624,8 +626,8 @@ impl Client<'_> {
                     extranonce1: en1,
                 });
                 s.subscribed = true;
-                while let Some(share) = self.offline.pop_front() {
-                    if let Err(e) = self.submit(s, share) {
+                while let Some((share, resubmit)) = self.offline.pop_front() {
+                    if let Err(e) = self.submit(s, share, resubmit) {
                         return Some(End::Lost(e));
                     }
                 }
@@ -649,8 +651,18 @@ impl Client<'_> {
                 tracing::debug!(ok, "suggest_difficulty answered");
             }
             Answer::Submit { share_job, outcome } => {
-                let diff = share.as_ref().map(|sh| sh.difficulty).unwrap_or(0.0);
+                let diff = share.as_ref().map(|(sh, _)| sh.difficulty).unwrap_or(0.0);
+                let resubmitted = share.as_ref().is_some_and(|(_, r)| *r);
                 let ms = latency.as_secs_f64() * 1e3;
+                let outcome = match outcome {
+                    // The first submission reached the pool but its reply
+                    // was lost with the connection: it was accepted then.
+                    Err(r) if resubmitted && r.is_duplicate() => {
+                        tracing::info!(job = %share_job, "resubmitted share was already accepted before the connection dropped");
+                        Ok(())
+                    }
+                    other => other,
+                };
                 match outcome {
                     Ok(()) => {
                         tracing::debug!(job = %share_job, latency_ms = ms, "share accepted");
@@ -715,7 +727,7 @@ struct Conn {
     conn: Connection,
     pending: PendingMap,
     /// Submitted shares waiting for their reply, by request id.
-    inflight: HashMap<u64, Share>,
+    inflight: HashMap<u64, (Share, bool)>,
     subscribed: bool,
 }
 
