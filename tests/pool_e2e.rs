@@ -27,14 +27,19 @@ struct Finished {
     stderr: String,
 }
 
-fn drain(mut r: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> std::thread::JoinHandle<()> {
+fn drain(
+    mut r: impl Read + Send + 'static,
+    into: Arc<Mutex<String>>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         while let Ok(n) = r.read(&mut buf) {
             if n == 0 {
                 break;
             }
-            into.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            into.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     })
 }
@@ -42,7 +47,15 @@ fn drain(mut r: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> std::th
 /// Start `noncesweep pool` with one thread and the given options.
 fn spawn_miner(args: &[&str]) -> MinerProc {
     let mut child = Command::new(env!("CARGO_BIN_EXE_noncesweep"))
-        .args(["pool", "-t", "1", "-u", "tester.e2e", "--status-interval", "2"])
+        .args([
+            "pool",
+            "-t",
+            "1",
+            "-u",
+            "tester.e2e",
+            "--status-interval",
+            "2",
+        ])
         .args(args)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
@@ -96,12 +109,11 @@ impl MinerProc {
 
     /// SIGTERM (the Ctrl-C path), then wait for the summary.
     fn terminate(self) -> Finished {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill")
-            .success();
-        assert!(ok, "kill -TERM failed");
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill(2) only sends a signal; `pid` is our own child,
+        // which has not been waited for, so the id is not reused.
+        let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
+        assert_eq!(rc, 0, "kill(SIGTERM) failed");
         self.wait(Duration::from_secs(30))
     }
 }
@@ -114,7 +126,12 @@ impl Finished {
             .find_map(|l| l.strip_prefix(&format!("{key} ")))
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {key:?} in summary:\n{}\nstderr:\n{}", self.stdout, self.stderr))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {key:?} in summary:\n{}\nstderr:\n{}",
+                    self.stdout, self.stderr
+                )
+            })
     }
 
     fn assert_success(&self) {
@@ -142,15 +159,23 @@ fn submits(pool: &TestPool) -> Vec<(Instant, u64, Vec<Value>)> {
         .filter(|e| e.dir == Dir::In)
         .filter_map(|e| {
             let v: Value = serde_json::from_str(&e.line).ok()?;
-            (v["method"] == "mining.submit")
-                .then(|| (e.t, e.conn, v["params"].as_array().cloned().unwrap_or_default()))
+            (v["method"] == "mining.submit").then(|| {
+                (
+                    e.t,
+                    e.conn,
+                    v["params"].as_array().cloned().unwrap_or_default(),
+                )
+            })
         })
         .collect()
 }
 
 fn only_stale_rejections(pool: &TestPool) {
     for (job, reason) in pool.rejected() {
-        assert!(reason == "Stale", "pool rejected a share of {job}: {reason}");
+        assert!(
+            reason == "Stale",
+            "pool rejected a share of {job}: {reason}"
+        );
     }
 }
 
@@ -187,7 +212,15 @@ fn two_hundred_shares_with_rolled_versions_and_no_rejects() {
 #[test]
 fn without_version_rolling_no_sixth_parameter() {
     let pool = TestPool::start(PoolConfig::default());
-    let m = spawn_miner(&["-o", &pool.url(), "--max-shares", "5", "--no-version-rolling"]);
+    let m = spawn_miner(&[
+        "-o",
+        &pool.url(),
+        "--max-shares",
+        "5",
+        "--no-version-rolling",
+        "--suggest-diff",
+        "0.5",
+    ]);
     let f = m.wait(LONG);
     f.assert_success();
     assert!(pool.accepted().iter().all(|a| a.version_bits.is_none()));
@@ -195,6 +228,9 @@ fn without_version_rolling_no_sixth_parameter() {
         .events()
         .iter()
         .any(|e| e.dir == Dir::In && e.line.contains("mining.configure")));
+    assert!(pool.events().iter().any(|e| e.dir == Dir::In
+        && e.line.contains("mining.suggest_difficulty")
+        && e.line.contains("[0.5]")));
 }
 
 #[test]
@@ -222,7 +258,10 @@ fn clean_jobs_switch_at_once() {
         .iter()
         .filter(|(t, _, p)| *t > first_new && p[1] != new_job.as_str())
         .collect();
-    assert!(late_old.is_empty(), "old-job shares after the first new one: {late_old:?}");
+    assert!(
+        late_old.is_empty(),
+        "old-job shares after the first new one: {late_old:?}"
+    );
     let last_old = subs
         .iter()
         .filter(|(t, _, p)| *t >= t0 && p[1] != new_job.as_str())
@@ -232,7 +271,10 @@ fn clean_jobs_switch_at_once() {
         "clean_jobs switch: first share of the new job {:.1} ms after the notify was queued; \
          last old-job share {} after it",
         first_new.duration_since(t0).as_secs_f64() * 1e3,
-        last_old.map_or("none".to_string(), |d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
+        last_old.map_or("none".to_string(), |d| format!(
+            "{:.1} ms",
+            d.as_secs_f64() * 1e3
+        ))
     );
 }
 
@@ -245,7 +287,11 @@ fn set_extranonce_is_honoured() {
     assert_eq!(new.len(), 1);
     pool.notify(true);
     pool.wait_for("shares with the new extranonce1", LONG, |p| {
-        p.accepted().iter().filter(|a| a.extranonce1 == new[0]).count() >= 5
+        p.accepted()
+            .iter()
+            .filter(|a| a.extranonce1 == new[0])
+            .count()
+            >= 5
     });
     let f = m.terminate();
     f.assert_success();
@@ -272,7 +318,10 @@ fn client_reconnect_is_followed_and_session_resumed() {
     // The second subscribe resumed the first session: one extranonce1.
     assert_eq!(pool.session_extranonces().len(), 1);
     let resumed = pool.events().iter().any(|e| {
-        e.conn == 2 && e.dir == Dir::In && e.line.contains("mining.subscribe") && e.line.contains(",\"")
+        e.conn == 2
+            && e.dir == Dir::In
+            && e.line.contains("mining.subscribe")
+            && e.line.contains(",\"")
     });
     assert!(resumed, "second subscribe did not ask to resume");
     only_stale_rejections(&pool);
@@ -369,7 +418,11 @@ fn tls_with_self_signed_certificate() {
     assert!(!f.status.success(), "accepted a self-signed certificate");
     assert!(f.stderr.contains("certificate"), "stderr:\n{}", f.stderr);
     assert!(pool.handshake_failures() >= 1);
-    assert_eq!(pool.events().len(), lines_before, "a Stratum line got through");
+    assert_eq!(
+        pool.events().len(),
+        lines_before,
+        "a Stratum line got through"
+    );
 }
 
 #[test]
@@ -378,9 +431,14 @@ fn refused_authorization_stops_with_a_clear_error() {
         refuse_authorize: true,
         ..PoolConfig::default()
     });
-    let f = spawn_miner(&["-o", &pool.url(), "-p", "secret-password"]).wait(Duration::from_secs(60));
+    let f =
+        spawn_miner(&["-o", &pool.url(), "-p", "secret-password"]).wait(Duration::from_secs(60));
     assert!(!f.status.success());
-    assert!(f.stderr.contains("refused to authorize"), "stderr:\n{}", f.stderr);
+    assert!(
+        f.stderr.contains("refused to authorize"),
+        "stderr:\n{}",
+        f.stderr
+    );
     assert!(!f.stderr.contains("secret-password"), "password logged");
 }
 
@@ -405,11 +463,16 @@ fn misbehaving_pool_is_survived() {
     // Requests from the pool are answered.
     pool.send_raw("{\"id\":\"v1\",\"method\":\"client.get_version\",\"params\":[]}\n");
     pool.send_raw("{\"id\":42,\"method\":\"mining.ping\",\"params\":[]}\n");
-    pool.send_raw("{\"id\":null,\"method\":\"client.show_message\",\"params\":[\"hello miner\"]}\n");
+    pool.send_raw(
+        "{\"id\":null,\"method\":\"client.show_message\",\"params\":[\"hello miner\"]}\n",
+    );
     pool.wait_for("answers to get_version and ping", LONG, |p| {
         let ev = p.events();
-        ev.iter().any(|e| e.dir == Dir::In && e.line.contains("\"v1\"") && e.line.contains("noncesweep/"))
-            && ev.iter().any(|e| e.dir == Dir::In && e.line.contains("pong"))
+        ev.iter().any(|e| {
+            e.dir == Dir::In && e.line.contains("\"v1\"") && e.line.contains("noncesweep/")
+        }) && ev
+            .iter()
+            .any(|e| e.dir == Dir::In && e.line.contains("pong"))
     });
     // Slow replies: shares still go through.
     pool.misbehave(Misbehaviour::SlowReplies(Duration::from_millis(300)));
@@ -418,27 +481,50 @@ fn misbehaving_pool_is_survived() {
     // A 1 MiB line is a protocol error: the miner reconnects.
     let conns = pool.connections();
     pool.misbehave(Misbehaviour::HugeLine);
-    pool.wait_for("a reconnect after the huge line", LONG, |p| p.connections() > conns);
+    pool.wait_for("a reconnect after the huge line", LONG, |p| {
+        p.connections() > conns
+    });
     more(&pool, "shares after the huge line", 3);
     // Disconnect right after a new job.
     let conns = pool.connections();
     pool.misbehave(Misbehaviour::DisconnectMidJob);
-    pool.wait_for("a reconnect after the drop", LONG, |p| p.connections() > conns);
+    pool.wait_for("a reconnect after the drop", LONG, |p| {
+        p.connections() > conns
+    });
     more(&pool, "shares after the drop", 3);
     let f = m.terminate();
     f.assert_success();
     f.assert_accounted();
-    assert_eq!(f.count("rejected"), 0, "{}\npool: {:?}", f.stdout, pool.rejected());
+    assert_eq!(
+        f.count("rejected"),
+        0,
+        "{}\npool: {:?}",
+        f.stdout,
+        pool.rejected()
+    );
     assert!(f.count("protocol errors") >= 6, "{}", f.stdout);
     assert!(f.stderr.contains("hello miner"));
     // Submissions cut off by the drops were resubmitted on the resumed
     // session; the pool saw some twice (Duplicate) and counted them once.
     let unanswered = f.count("unanswered");
-    let dups = pool.rejected().iter().filter(|(_, r)| r == "Duplicate").count() as u64;
-    assert!(dups <= unanswered, "{dups} duplicates, {unanswered} unanswered");
+    let dups = pool
+        .rejected()
+        .iter()
+        .filter(|(_, r)| r == "Duplicate")
+        .count() as u64;
+    assert!(
+        dups <= unanswered,
+        "{dups} duplicates, {unanswered} unanswered"
+    );
     let (client, at_pool) = (f.count("accepted"), pool.accepted().len() as u64);
-    assert!(at_pool >= client && at_pool - client <= unanswered, "pool {at_pool}, client {client}");
+    assert!(
+        at_pool >= client && at_pool - client <= unanswered,
+        "pool {at_pool}, client {client}"
+    );
     for (job, reason) in pool.rejected() {
-        assert!(reason == "Stale" || reason == "Duplicate", "{job}: {reason}");
+        assert!(
+            reason == "Stale" || reason == "Duplicate",
+            "{job}: {reason}"
+        );
     }
 }

@@ -81,7 +81,11 @@ fn every_client_message_round_trips() {
         };
         let line = msg.to_line();
         assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
-        assert_eq!(ClientMessage::from_line(line.trim_end()).unwrap(), msg, "{line}");
+        assert_eq!(
+            ClientMessage::from_line(line.trim_end()).unwrap(),
+            msg,
+            "{line}"
+        );
     }
     for msg in [
         ClientMessage::pong(ServerId::Num(5)),
@@ -108,7 +112,14 @@ fn submit_wire_format() {
     let v: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(
         v["params"],
-        json!(["w", "j", "000000000000002a", "6b0a1cac", "61dce8a3", "00002000"])
+        json!([
+            "w",
+            "j",
+            "000000000000002a",
+            "6b0a1cac",
+            "61dce8a3",
+            "00002000"
+        ])
     );
 }
 
@@ -166,7 +177,11 @@ fn every_server_message_round_trips() {
     ];
     for msg in msgs {
         let line = msg.to_line();
-        assert_eq!(ServerMessage::from_line(line.trim_end()).unwrap(), msg, "{line}");
+        assert_eq!(
+            ServerMessage::from_line(line.trim_end()).unwrap(),
+            msg,
+            "{line}"
+        );
     }
 }
 
@@ -188,7 +203,11 @@ fn replies_round_trip_through_the_pending_map() {
             configure_result(Some(0x1fffe000)),
             Answer::Configure(Some(0x1fffe000)),
         ),
-        (Pending::Configure, configure_result(None), Answer::Configure(None)),
+        (
+            Pending::Configure,
+            configure_result(None),
+            Answer::Configure(None),
+        ),
         (
             Pending::Subscribe { resume: None },
             sub.to_result(),
@@ -274,7 +293,10 @@ fn both_reject_shapes_and_stale_classification() {
         &mut map,
     )
     .unwrap_err();
-    assert_eq!((r.code, r.reason.as_str(), r.is_stale()), (None, "Stale", true));
+    assert_eq!(
+        (r.code, r.reason.as_str(), r.is_stale()),
+        (None, "Stale", true)
+    );
     let r = submit(
         r#"{"result":false,"error":null,"id":@ID@,"reject-reason":"Invalid JobID"}"#,
         &mut map,
@@ -299,8 +321,15 @@ fn both_reject_shapes_and_stale_classification() {
         &mut map,
     )
     .unwrap_err();
-    assert_eq!((r.code, r.reason.as_str(), r.is_stale()), (Some(23), "Low difficulty share", false));
-    let r = submit(r#"{"result":null,"error":[22,"Duplicate share"],"id":@ID@}"#, &mut map).unwrap_err();
+    assert_eq!(
+        (r.code, r.reason.as_str(), r.is_stale()),
+        (Some(23), "Low difficulty share", false)
+    );
+    let r = submit(
+        r#"{"result":null,"error":[22,"Duplicate share"],"id":@ID@}"#,
+        &mut map,
+    )
+    .unwrap_err();
     assert!(!r.is_stale());
     assert!(r.is_duplicate());
     let r = submit(
@@ -316,22 +345,37 @@ fn both_reject_shapes_and_stale_classification() {
     else {
         panic!()
     };
-    assert!(matches!(map.resolve(&r, now), Err(CodecError::UnknownId(_))));
+    assert!(matches!(
+        map.resolve(&r, now),
+        Err(CodecError::UnknownId(_))
+    ));
     // The same reply shape means different things for different requests.
     let id_of = |m: ClientMessage| match m {
         ClientMessage::Request { id, .. } => id,
         _ => unreachable!(),
     };
-    let a = id_of(map.register(Request::ExtranonceSubscribe, Pending::Authorize, now).unwrap());
-    let b = id_of(map.register(Request::ExtranonceSubscribe, Pending::Configure, now).unwrap());
+    let a = id_of(
+        map.register(Request::ExtranonceSubscribe, Pending::Authorize, now)
+            .unwrap(),
+    );
+    let b = id_of(
+        map.register(Request::ExtranonceSubscribe, Pending::Configure, now)
+            .unwrap(),
+    );
     let reply = |id| Reply {
         id,
         result: json!(true),
         error: None,
         reject_reason: None,
     };
-    assert_eq!(map.resolve(&reply(a), now).unwrap().0, Answer::Authorize(Ok(())));
-    assert_eq!(map.resolve(&reply(b), now).unwrap().0, Answer::Configure(None));
+    assert_eq!(
+        map.resolve(&reply(a), now).unwrap().0,
+        Answer::Authorize(Ok(()))
+    );
+    assert_eq!(
+        map.resolve(&reply(b), now).unwrap().0,
+        Answer::Configure(None)
+    );
 }
 
 const NOTIFY_OK: &str = r#"{"params":["j1","3d08e3a1543eb9654ee46212791d22e42dbd42b3d95768f7e18bd21c55224842","0100","ff00",[],"20000000","207fffff","6b0a1bb0",true],"id":null,"method":"mining.notify"}"#;
@@ -400,7 +444,10 @@ fn hostile_lines_are_errors_not_panics() {
         r#"{"id":1,"result":false,"reject-reason":5}"#.into(),
         "x".repeat(MAX_LINE + 1),
     ];
-    hostile.push(format!("{{\"id\":1,\"result\":\"{}\"}}", "é".repeat(MAX_LINE)));
+    hostile.push(format!(
+        "{{\"id\":1,\"result\":\"{}\"}}",
+        "é".repeat(MAX_LINE)
+    ));
     for line in &hostile {
         let r = std::panic::catch_unwind(|| ServerMessage::from_line(line));
         match r {
@@ -602,8 +649,15 @@ fn ckpool_transcript() {
         let job = &jobs_by_pool_id[&s.job_id];
         let header = rebuild_header(job, s);
         let hash = header.block_hash();
-        assert!(pow::meets(&hash, share_target), "{} misses the target", hash);
-        assert!(pow::meets(&hash, header.block_target()), "also a regtest block");
+        assert!(
+            pow::meets(&hash, share_target),
+            "{} misses the target",
+            hash
+        );
+        assert!(
+            pow::meets(&hash, header.block_target()),
+            "also a regtest block"
+        );
         if let Some(prev) = prev_found {
             assert_ne!(prev, hash);
         }

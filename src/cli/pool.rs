@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 use noncesweep::engine::{Miner, MinerConfig};
+use noncesweep::shutdown;
 use noncesweep::stratum::session::{self, SessionConfig};
 use noncesweep::stratum::stats::ShareStats;
 use noncesweep::stratum::transport::PoolUrl;
 use noncesweep::stratum::wire::Difficulty;
 use noncesweep::units::format_rate;
-use noncesweep::shutdown;
 
 use super::Common;
 
@@ -50,7 +50,12 @@ pub struct PoolArgs {
     #[arg(long, value_name = "N")]
     pub max_shares: Option<u64>,
     /// Reconnect when nothing is heard from the pool for this many seconds.
-    #[arg(short = 'T', long = "timeout", value_name = "SECS", default_value = "300")]
+    #[arg(
+        short = 'T',
+        long = "timeout",
+        value_name = "SECS",
+        default_value = "300"
+    )]
     pub timeout: u64,
     /// Longest wait between reconnection attempts, in seconds.
     #[arg(long, value_name = "SECS", default_value = "30")]
@@ -65,18 +70,19 @@ pub struct PoolArgs {
 }
 
 fn parse_url(s: &str) -> Result<PoolUrl, String> {
-    s.parse().map_err(|e: noncesweep::stratum::transport::UrlError| e.to_string())
+    s.parse()
+        .map_err(|e: noncesweep::stratum::transport::UrlError| e.to_string())
 }
 
 fn parse_difficulty(s: &str) -> Result<Difficulty, String> {
-    let d: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number"))?;
-    Difficulty::new(d).map_err(|_| format!("difficulty must be a finite number above zero, got {s}"))
+    let d: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    Difficulty::new(d)
+        .map_err(|_| format!("difficulty must be a finite number above zero, got {s}"))
 }
 
 fn seconds(name: &str, s: f64) -> Result<Duration> {
-    Duration::try_from_secs_f64(s).with_context(|| format!("--{name} must be a non-negative number of seconds"))
+    Duration::try_from_secs_f64(s)
+        .with_context(|| format!("--{name} must be a non-negative number of seconds"))
 }
 
 pub fn run(common: &Common, args: &PoolArgs) -> Result<()> {

@@ -318,9 +318,15 @@ fn job_id(v: &Value) -> Result<String, CodecError> {
 /// A line the miner sends.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClientMessage {
-    Request { id: u64, request: Request },
+    Request {
+        id: u64,
+        request: Request,
+    },
     /// An answer to the pool's `client.get_version` or `mining.ping`.
-    Reply { id: ServerId, result: Value },
+    Reply {
+        id: ServerId,
+        result: Value,
+    },
 }
 
 impl ClientMessage {
@@ -359,10 +365,9 @@ impl ClientMessage {
         let obj = parse_object(line)?;
         match obj.get("method") {
             Some(Value::String(method)) => {
-                let id = obj
-                    .get("id")
-                    .and_then(Value::as_u64)
-                    .ok_or_else(|| CodecError::BadId(show(obj.get("id").unwrap_or(&Value::Null))))?;
+                let id = obj.get("id").and_then(Value::as_u64).ok_or_else(|| {
+                    CodecError::BadId(show(obj.get("id").unwrap_or(&Value::Null)))
+                })?;
                 let params = params_array(method, &obj)?;
                 Ok(ClientMessage::Request {
                     id,
@@ -371,10 +376,9 @@ impl ClientMessage {
             }
             Some(other) => Err(params_err("message", format!("method is {}", show(other)))),
             None => {
-                let id = obj
-                    .get("id")
-                    .and_then(ServerId::from_json)
-                    .ok_or_else(|| CodecError::BadId(show(obj.get("id").unwrap_or(&Value::Null))))?;
+                let id = obj.get("id").and_then(ServerId::from_json).ok_or_else(|| {
+                    CodecError::BadId(show(obj.get("id").unwrap_or(&Value::Null)))
+                })?;
                 Ok(ClientMessage::Reply {
                     id,
                     result: obj.get("result").cloned().unwrap_or(Value::Null),
@@ -668,7 +672,8 @@ impl ServerMessage {
 
     /// One JSON line, with its `\n` (what a pool would send).
     pub fn to_line(&self) -> String {
-        let note = |method: &str, params: Value| json!({"id": null, "method": method, "params": params});
+        let note =
+            |method: &str, params: Value| json!({"id": null, "method": method, "params": params});
         let v = match self {
             ServerMessage::Reply(r) => {
                 let mut o = Map::new();
@@ -724,12 +729,16 @@ impl ServerMessage {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Pending {
     Configure,
-    Subscribe { resume: Option<String> },
+    Subscribe {
+        resume: Option<String>,
+    },
     Authorize,
     ExtranonceSubscribe,
     SuggestDifficulty,
     /// The engine's job id of the share (to settle its accounting).
-    Submit { share_job: String },
+    Submit {
+        share_job: String,
+    },
 }
 
 /// A pool's refusal (of a share or of authorization).
@@ -847,7 +856,11 @@ impl Subscribed {
             .iter()
             .map(|(m, id)| json!([m, id]))
             .collect();
-        json!([subs, self.extranonce1.to_string(), self.extranonce2_size.get()])
+        json!([
+            subs,
+            self.extranonce1.to_string(),
+            self.extranonce2_size.get()
+        ])
     }
 }
 
@@ -907,7 +920,11 @@ impl PendingMap {
 
     /// Match a reply to its request and interpret it accordingly. Returns
     /// the answer and the time since the request was sent.
-    pub fn resolve(&mut self, reply: &Reply, now: Instant) -> Result<(Answer, Duration), CodecError> {
+    pub fn resolve(
+        &mut self,
+        reply: &Reply,
+        now: Instant,
+    ) -> Result<(Answer, Duration), CodecError> {
         let (pending, sent) = self
             .waiting
             .remove(&reply.id)
@@ -920,7 +937,9 @@ impl PendingMap {
                 None => Ok(Subscribed::from_result(&reply.result)?),
             }),
             Pending::Authorize => Answer::Authorize(bool_outcome(reply)),
-            Pending::ExtranonceSubscribe => Answer::ExtranonceSubscribe(bool_outcome(reply).is_ok()),
+            Pending::ExtranonceSubscribe => {
+                Answer::ExtranonceSubscribe(bool_outcome(reply).is_ok())
+            }
             Pending::SuggestDifficulty => Answer::SuggestDifficulty(bool_outcome(reply).is_ok()),
             Pending::Submit { share_job } => Answer::Submit {
                 share_job,
@@ -959,7 +978,9 @@ fn configure_mask(reply: &Reply) -> Option<u32> {
 /// The result object granting (or refusing) version rolling.
 pub fn configure_result(mask: Option<u32>) -> Value {
     match mask {
-        Some(m) => json!({"version-rolling": true, "version-rolling.mask": HexU32Be(m).to_string()}),
+        Some(m) => {
+            json!({"version-rolling": true, "version-rolling.mask": HexU32Be(m).to_string()})
+        }
         None => json!({"version-rolling": false}),
     }
 }

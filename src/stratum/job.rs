@@ -153,7 +153,7 @@ impl JobBook {
             },
             extranonce1: self.extranonce1.clone(),
             extranonce2_size: self.extranonce2_size,
-            extranonce2_start: 0,
+            extranonce2_start: extranonce2_start(self.seq, self.extranonce2_size),
             merkle_branch: n.merkle_branch.clone(),
             time: n.ntime,
             bits: n.nbits,
@@ -213,6 +213,25 @@ fn seeded_version(version: u32, mask: u32, seq: u64) -> u32 {
     // A fixed odd multiplier spreads consecutive job numbers over the mask.
     let seed = deposit_bits(seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40, mask);
     (version & !mask) | seed
+}
+
+/// Where a job's extranonce2 counter starts: a different point for every
+/// notify, so that a job sent again (for example after a resumed session,
+/// or a pool that repeats a job) never re-mines the shares already
+/// submitted for it. Each job still has 2^20 values ahead of it (with
+/// extranonce2 of 3 bytes or more), far more than a CPU uses.
+fn extranonce2_start(seq: u64, size: usize) -> u64 {
+    let bits = 8 * size.min(8) as u32;
+    let max = if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
+    if bits >= 24 {
+        (seq << 20) & max
+    } else {
+        seq & max
+    }
 }
 
 /// `mining.submit` parameters for a share: ntime and nonce as 8 hex digits

@@ -169,7 +169,10 @@ pub fn run(
     // Shares still queued can no longer be submitted.
     let left = c.offline.len() as u64;
     if left > 0 {
-        tracing::info!(shares = left, "shares still queued at exit counted as stale");
+        tracing::info!(
+            shares = left,
+            "shares still queued at exit counted as stale"
+        );
         update(&c.stats, |s| s.stale += left);
     }
     r
@@ -264,7 +267,10 @@ impl Client<'_> {
             }
             let wait = backoff(self.cfg.backoff_min, self.cfg.backoff_max, failures);
             failures = failures.saturating_add(1);
-            tracing::debug!(wait_ms = wait.as_millis() as u64, "waiting before reconnecting");
+            tracing::debug!(
+                wait_ms = wait.as_millis() as u64,
+                "waiting before reconnecting"
+            );
             self.sleep(wait);
         }
     }
@@ -376,7 +382,11 @@ impl Client<'_> {
             },
             Pending::Authorize,
         )?;
-        self.send(s, Request::ExtranonceSubscribe, Pending::ExtranonceSubscribe)?;
+        self.send(
+            s,
+            Request::ExtranonceSubscribe,
+            Pending::ExtranonceSubscribe,
+        )?;
         if let Some(d) = self.cfg.suggest_difficulty {
             self.send(s, Request::SuggestDifficulty(d), Pending::SuggestDifficulty)?;
         }
@@ -495,7 +505,11 @@ impl Client<'_> {
             "submitting share"
         );
         let job = share.job_id.clone();
-        let id = self.send(s, Request::Submit(submit), Pending::Submit { share_job: job })?;
+        let id = self.send(
+            s,
+            Request::Submit(submit),
+            Pending::Submit { share_job: job },
+        )?;
         s.inflight.insert(id, (share, resubmit));
         Ok(())
     }
@@ -549,7 +563,10 @@ impl Client<'_> {
             }
             ServerMessage::SetVersionMask(mask) => {
                 let mask = if self.cfg.version_rolling { mask } else { 0 };
-                tracing::info!(mask = format_args!("{mask:08x}"), "new version-rolling mask");
+                tracing::info!(
+                    mask = format_args!("{mask:08x}"),
+                    "new version-rolling mask"
+                );
                 if let Some(job) = self.book.set_version_mask(mask) {
                     self.miner.set_job(Some(job));
                 }
@@ -730,4 +747,3 @@ struct Conn {
     inflight: HashMap<u64, (Share, bool)>,
     subscribed: bool,
 }
-

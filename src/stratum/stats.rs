@@ -62,7 +62,7 @@ impl ShareStats {
             let _ = writeln!(s, "  rejected because {reason:?}: {n}");
         }
         let _ = writeln!(s, "stale {}", self.stale);
-    let _ = writeln!(s, "unanswered {}", self.unanswered);
+        let _ = writeln!(s, "unanswered {}", self.unanswered);
         let _ = writeln!(
             s,
             "latency avg {:.1} ms, max {:.1} ms over {} replies",

@@ -28,7 +28,9 @@ pub struct PoolUrl {
 
 /// A `-o` value that is not a pool URL.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bad pool URL {url:?}: {why} (expected stratum+tcp://host:port or stratum+ssl://host:port)")]
+#[error(
+    "bad pool URL {url:?}: {why} (expected stratum+tcp://host:port or stratum+ssl://host:port)"
+)]
 pub struct UrlError {
     pub url: String,
     pub why: &'static str,
@@ -56,7 +58,9 @@ impl FromStr for PoolUrl {
             let (h, p) = v6.split_once("]:").ok_or_else(|| err("missing port"))?;
             (h, p)
         } else {
-            hostport.rsplit_once(':').ok_or_else(|| err("missing port"))?
+            hostport
+                .rsplit_once(':')
+                .ok_or_else(|| err("missing port"))?
         };
         if host.is_empty() || !host.is_ascii() {
             return Err(err("bad host"));
@@ -75,7 +79,11 @@ impl FromStr for PoolUrl {
 
 impl fmt::Display for PoolUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = if self.tls { "stratum+ssl" } else { "stratum+tcp" };
+        let scheme = if self.tls {
+            "stratum+ssl"
+        } else {
+            "stratum+tcp"
+        };
         if self.host.contains(':') {
             write!(f, "{scheme}://[{}]:{}", self.host, self.port)
         } else {
@@ -309,7 +317,10 @@ mod tests {
     #[test]
     fn urls() {
         let u: PoolUrl = "stratum+tcp://pool.example:3333".parse().unwrap();
-        assert_eq!((u.tls, u.host.as_str(), u.port), (false, "pool.example", 3333));
+        assert_eq!(
+            (u.tls, u.host.as_str(), u.port),
+            (false, "pool.example", 3333)
+        );
         let u: PoolUrl = "stratum+tls://[::1]:443".parse().unwrap();
         assert_eq!((u.tls, u.host.as_str(), u.port), (true, "::1", 443));
         assert_eq!(u.to_string(), "stratum+ssl://[::1]:443");

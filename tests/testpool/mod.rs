@@ -196,8 +196,7 @@ fn load_template() -> Template {
             .iter()
             .map(|tx| Txid::from_str(tx["txid"].as_str().unwrap()).unwrap())
             .collect(),
-        commitment: ScriptBuf::from_hex(t["default_witness_commitment"].as_str().unwrap())
-            .unwrap(),
+        commitment: ScriptBuf::from_hex(t["default_witness_commitment"].as_str().unwrap()).unwrap(),
         payout: ScriptBuf::from_hex(block["payout_script"].as_str().unwrap()).unwrap(),
     }
 }
@@ -222,7 +221,11 @@ fn branch_of(txids: &[Txid]) -> Vec<[u8; 32]> {
         let mut next = vec![[0u8; 32]];
         let mut i = 2;
         while i < level.len() {
-            let b = if i + 1 < level.len() { level[i + 1] } else { level[i] };
+            let b = if i + 1 < level.len() {
+                level[i + 1]
+            } else {
+                level[i]
+            };
             next.push(pair(&level[i], &b));
             i += 2;
         }
@@ -303,7 +306,10 @@ impl State {
     }
 
     fn current_job(&self) -> Option<PoolJob> {
-        self.job_order.last().and_then(|id| self.jobs.get(id)).cloned()
+        self.job_order
+            .last()
+            .and_then(|id| self.jobs.get(id))
+            .cloned()
     }
 }
 
@@ -456,10 +462,8 @@ impl TestPool {
             let sid = lock(&c.session).clone();
             if let Some(sid) = sid {
                 if let Some(sess) = st.sessions.get_mut(&sid) {
-                    sess.job_terms.insert(
-                        job.id.clone(),
-                        (sess.difficulty, sess.extranonce1.clone()),
-                    );
+                    sess.job_terms
+                        .insert(job.id.clone(), (sess.difficulty, sess.extranonce1.clone()));
                     lock(&c.outbox).push_back(notify_line(&job, clean).into_bytes());
                 }
             }
@@ -527,7 +531,9 @@ impl TestPool {
                 self.send_raw(&line);
             }
             Misbehaviour::WrongTypes => {
-                self.send_raw("{\"params\":[\"1\"],\"id\":null,\"method\":\"mining.set_difficulty\"}\n");
+                self.send_raw(
+                    "{\"params\":[\"1\"],\"id\":null,\"method\":\"mining.set_difficulty\"}\n",
+                );
                 self.send_raw("{\"params\":[7,8,9,10,11,12,13,14,15],\"id\":null,\"method\":\"mining.notify\"}\n");
                 self.send_raw("{\"params\":[\"zz\",\"4\"],\"id\":null,\"method\":\"mining.set_extranonce\"}\n");
             }
@@ -647,7 +653,11 @@ fn serve(s: Arc<Shared>, tcp: TcpStream) {
         let out: Vec<Vec<u8>> = lock(&me.outbox).drain(..).collect();
         for line in out {
             record(&s, id, Dir::Out, String::from_utf8_lossy(&line).trim_end());
-            if stream.write_all(&line).and_then(|_| stream.flush()).is_err() {
+            if stream
+                .write_all(&line)
+                .and_then(|_| stream.flush())
+                .is_err()
+            {
                 break 'outer;
             }
         }
@@ -657,7 +667,9 @@ fn serve(s: Arc<Shared>, tcp: TcpStream) {
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) => {}
             Err(_) => break,
         }
@@ -671,7 +683,11 @@ fn serve(s: Arc<Shared>, tcp: TcpStream) {
                     std::thread::sleep(delay);
                 }
                 record(&s, id, Dir::Out, reply.trim_end());
-                if stream.write_all(reply.as_bytes()).and_then(|_| stream.flush()).is_err() {
+                if stream
+                    .write_all(reply.as_bytes())
+                    .and_then(|_| stream.flush())
+                    .is_err()
+                {
                     break 'outer;
                 }
             }
@@ -700,7 +716,11 @@ fn handle(s: &Shared, me: &ConnShared, line: &str) -> Vec<String> {
         return vec![];
     };
     let id = v.get("id").cloned().unwrap_or(Value::Null);
-    let params = v.get("params").and_then(Value::as_array).cloned().unwrap_or_default();
+    let params = v
+        .get("params")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let cfg = lock(&s.cfg).clone();
     match v.get("method").and_then(Value::as_str) {
         Some("mining.configure") => {
