@@ -16,15 +16,18 @@
 //! - [`stratum`]: pool mining over Stratum v1;
 //! - [`progress`], [`units`]: how progress and rates are shown.
 
+pub mod api;
 pub mod bench;
 pub mod coinbase;
 pub mod engine;
+pub mod fuzz_targets;
 pub mod header;
 pub mod pow;
 pub mod progress;
 pub mod remine;
 pub mod sha256;
 pub mod shutdown;
+pub mod stats;
 pub mod stratum;
 pub mod units;
 pub mod work;

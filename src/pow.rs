@@ -167,7 +167,7 @@ mod tests {
         // 0xFFFF * 2^208 / 65536 = 0xFFFF * 2^192.
         assert_eq!(
             be_hex(share_target(65536.0).unwrap()),
-            "0000000000000000ffff00000000000000000000000000000000000000000000"
+            "000000000000ffff000000000000000000000000000000000000000000000000"
         );
         // diff 0.001: 0xFFFF * 2^208 * 1000, computed independently with u128 limbs.
         let t = share_target(0.001).unwrap();

@@ -3,11 +3,30 @@
 //! seconds otherwise. It writes to stderr, so results on stdout stay clean.
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::units::{format_count, format_duration, format_rate};
+
+static JSON_LOGS: AtomicBool = AtomicBool::new(false);
+
+/// Route progress through `tracing` (one JSON object per line) instead of
+/// writing it to stderr directly; set by `--log-format json`.
+pub fn set_json_logs(on: bool) {
+    JSON_LOGS.store(on, Ordering::Relaxed);
+}
+
+/// Whether stderr lines must be JSON.
+pub fn json_logs() -> bool {
+    JSON_LOGS.load(Ordering::Relaxed)
+}
+
+/// Whether colour may be used on stderr: only on a terminal, and not when
+/// `NO_COLOR` is set (<https://no-color.org>).
+pub fn colour_allowed() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
 
 /// Progress of one long piece of work.
 pub struct Progress {
@@ -24,7 +43,7 @@ pub struct Progress {
 impl Progress {
     /// `total` is the amount of work when known (for the ETA).
     pub fn new(label: impl Into<String>, total: Option<u64>) -> Arc<Self> {
-        let tty = std::io::stderr().is_terminal();
+        let tty = std::io::stderr().is_terminal() && !json_logs();
         Arc::new(Progress {
             label: label.into(),
             total,
@@ -91,6 +110,10 @@ impl Progress {
     }
 
     fn draw(&self, last: bool) {
+        if json_logs() {
+            tracing::info!(target: "progress", "{}", self.line());
+            return;
+        }
         let mut err = std::io::stderr().lock();
         if self.tty {
             let _ = write!(err, "\r\x1b[2K{}", self.line());

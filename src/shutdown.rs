@@ -19,10 +19,10 @@ pub fn install() -> Result<(), String> {
                 let n = SIGNALS.fetch_add(1, Ordering::SeqCst) + 1;
                 REQUESTED.store(true, Ordering::SeqCst);
                 if n >= 2 {
-                    eprintln!("second interrupt: exiting now");
+                    tracing::warn!("second interrupt: exiting now");
                     std::process::exit(130);
                 }
-                eprintln!("stopping (press Ctrl-C again to exit at once)");
+                tracing::warn!("stopping (press Ctrl-C again to exit at once)");
             })
             .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))
         })

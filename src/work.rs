@@ -85,11 +85,9 @@ impl Job {
             return None;
         }
         let roll = deposit_bits(index % per, self.version_mask);
-        let extranonce2 = en2.to_le_bytes()[..self.extranonce2_size.min(8)]
-            .iter()
-            .copied()
-            .chain(std::iter::repeat(0).take(self.extranonce2_size.saturating_sub(8)))
-            .collect::<Vec<u8>>();
+        let mut extranonce2 = vec![0u8; self.extranonce2_size];
+        let n = self.extranonce2_size.min(8);
+        extranonce2[..n].copy_from_slice(&en2.to_le_bytes()[..n]);
         let txid = self.coinbase.txid(&self.extranonce1, &extranonce2);
         let root = coinbase::merkle_root(txid, &self.merkle_branch);
         let mut header =

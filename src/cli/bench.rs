@@ -17,6 +17,31 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
+/// The same options given without the `bench` command name
+/// (`noncesweep --json`): optional so that their use with another command
+/// can be refused.
+#[derive(Debug, Args)]
+pub struct TopBenchArgs {
+    /// Seconds per benchmark measurement (default 3).
+    #[arg(long, value_name = "S")]
+    pub seconds: Option<f64>,
+    /// Print the benchmark as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl TopBenchArgs {
+    pub fn is_set(&self) -> bool {
+        self.seconds.is_some() || self.json
+    }
+    pub fn into_args(self) -> BenchArgs {
+        BenchArgs {
+            seconds: self.seconds.unwrap_or(3.0),
+            json: self.json,
+        }
+    }
+}
+
 pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
     let seconds = args.seconds;
     if !(seconds.is_finite() && seconds > 0.0 && seconds <= 3600.0) {

@@ -9,6 +9,7 @@ use noncesweep::sha256::{Backend, BackendChoice};
 
 mod bench;
 mod pool;
+pub mod config;
 mod remine;
 
 /// A Bitcoin SHA-256d proof-of-work miner for CPUs.
@@ -16,13 +17,12 @@ mod remine;
 /// With no command, `noncesweep` benchmarks this machine (`noncesweep bench`).
 #[derive(Debug, Parser)]
 #[command(name = "noncesweep", version, about, long_about = None, propagate_version = true)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(flatten)]
     pub common: Common,
     /// `bench` options, accepted without the command name.
     #[command(flatten)]
-    pub bench: bench::BenchArgs,
+    pub bench: bench::TopBenchArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -39,6 +39,28 @@ pub struct Common {
     /// More log output (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Only warnings and errors on stderr (results still go to stdout).
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    /// Read options from a TOML file (long flag names as keys; flags override it).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Format of everything written to stderr: text, or newline-delimited JSON.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        value_name = "FORMAT"
+    )]
+    pub log_format: LogFormat,
+}
+
+/// How stderr lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Common {
@@ -76,8 +98,11 @@ pub enum Command {
 
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    if cli.command.is_some() && cli.bench.is_set() {
+        anyhow::bail!("--seconds and --json belong to `bench`; put them after the command name");
+    }
     match cli.command {
-        None => bench::run(&cli.common, &cli.bench),
+        None => bench::run(&cli.common, &cli.bench.into_args()),
         Some(Command::Bench(args)) => bench::run(&cli.common, &args),
         Some(Command::Remine(args)) => remine::run(&cli.common, &args),
         Some(Command::Pool(args)) => pool::run(&cli.common, &args),
