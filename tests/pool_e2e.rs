@@ -301,6 +301,31 @@ fn set_extranonce_is_honoured() {
 }
 
 #[test]
+fn set_version_mask_is_honoured() {
+    let pool = TestPool::start(PoolConfig::default());
+    let m = spawn_miner(&["-o", &pool.url()]);
+    pool.wait_for("first shares", LONG, |p| p.accepted().len() >= 3);
+    let narrow = 0x0001_e000;
+    pool.set_version_mask(narrow);
+    let (job, _) = pool.notify(true);
+    pool.wait_for("shares rolled within the new mask", LONG, |p| {
+        p.accepted()
+            .iter()
+            .filter(|a| a.job_id == job && a.version_bits.is_some_and(|b| b != 0))
+            .count()
+            >= 5
+    });
+    let f = m.terminate();
+    f.assert_success();
+    f.assert_accounted();
+    assert_eq!(f.count("rejected"), 0);
+    only_stale_rejections(&pool);
+    for a in pool.accepted().iter().filter(|a| a.job_id == job) {
+        assert_eq!(a.version_bits.unwrap_or(0) & !narrow, 0);
+    }
+}
+
+#[test]
 fn client_reconnect_is_followed_and_session_resumed() {
     let pool = TestPool::start(PoolConfig::default());
     let m = spawn_miner(&["-o", &pool.url()]);

@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use noncesweep::sha256::{Backend, BackendChoice};
 
 mod bench;
-mod pool;
 pub mod config;
+mod pool;
 mod remine;
 
 /// A Bitcoin SHA-256d proof-of-work miner for CPUs.

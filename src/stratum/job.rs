@@ -114,13 +114,28 @@ impl JobBook {
             return None;
         }
         self.version_mask = mask;
-        let key = self.current.clone()?;
-        let entry = self.jobs.get_mut(&key)?;
+        // The rebuilt job gets a new engine id, so shares rolled with the
+        // old mask that are still on their way count as stale.
+        let old = self.current.clone()?;
+        let entry = self.jobs.remove(&old)?;
+        self.order.retain(|k| *k != old);
+        self.seq += 1;
+        let key = format!("{}/{}", self.seq, entry.pool_job_id);
         let mut job = (*entry.job).clone();
+        job.id = key.clone();
         job.version_mask = mask;
         job.version = seeded_version(job.version as u32, mask, self.seq) as i32;
-        entry.job = Arc::new(job);
-        Some(Arc::clone(&entry.job))
+        let job = Arc::new(job);
+        self.jobs.insert(
+            key.clone(),
+            BookEntry {
+                pool_job_id: entry.pool_job_id,
+                job: Arc::clone(&job),
+            },
+        );
+        self.order.push_back(key.clone());
+        self.current = Some(key);
+        Some(job)
     }
 
     fn forget_all(&mut self) {
@@ -211,7 +226,10 @@ fn seeded_version(version: u32, mask: u32, seq: u64) -> u32 {
         return version;
     }
     // A fixed odd multiplier spreads consecutive job numbers over the mask.
-    let seed = deposit_bits(seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40, mask);
+    let mut seed = deposit_bits(seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40, mask);
+    if seed == 0 {
+        seed = mask & mask.wrapping_neg();
+    }
     (version & !mask) | seed
 }
 

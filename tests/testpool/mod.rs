@@ -113,7 +113,7 @@ struct Session {
     difficulty: f64,
     mask: u32,
     /// Difficulty and extranonce1 each job was sent with.
-    job_terms: HashMap<String, (f64, Vec<u8>)>,
+    job_terms: HashMap<String, (f64, Vec<u8>, u32)>,
 }
 
 struct Template {
@@ -462,8 +462,10 @@ impl TestPool {
             let sid = lock(&c.session).clone();
             if let Some(sid) = sid {
                 if let Some(sess) = st.sessions.get_mut(&sid) {
-                    sess.job_terms
-                        .insert(job.id.clone(), (sess.difficulty, sess.extranonce1.clone()));
+                    sess.job_terms.insert(
+                        job.id.clone(),
+                        (sess.difficulty, sess.extranonce1.clone(), sess.mask),
+                    );
                     lock(&c.outbox).push_back(notify_line(&job, clean).into_bytes());
                 }
             }
@@ -504,6 +506,21 @@ impl TestPool {
             }
         }
         out
+    }
+
+    /// A new version-rolling mask for every session (it is checked for
+    /// jobs sent from now on).
+    pub fn set_version_mask(&self, mask: u32) {
+        let mut st = lock(&self.shared.state);
+        for c in lock(&self.shared.conns).iter() {
+            if let Some(sid) = lock(&c.session).clone() {
+                if let Some(sess) = st.sessions.get_mut(&sid) {
+                    sess.mask = mask;
+                    let line = json!({"params": [format!("{mask:08x}")], "id": null, "method": "mining.set_version_mask"});
+                    lock(&c.outbox).push_back(format!("{line}\n").into_bytes());
+                }
+            }
+        }
     }
 
     /// Ask every miner to reconnect (`client.reconnect`).
@@ -769,8 +786,10 @@ fn handle(s: &Shared, me: &ConnShared, line: &str) -> Vec<String> {
             let job = st.current_job().expect("a job");
             let sess = st.sessions.get_mut(&sid).expect("session");
             sess.mask = mask;
-            sess.job_terms
-                .insert(job.id.clone(), (sess.difficulty, sess.extranonce1.clone()));
+            sess.job_terms.insert(
+                job.id.clone(),
+                (sess.difficulty, sess.extranonce1.clone(), sess.mask),
+            );
             let result = json!([
                 [["mining.set_difficulty", sid], ["mining.notify", sid]],
                 hex::encode(&sess.extranonce1),
@@ -835,7 +854,7 @@ fn submit(s: &Shared, me: &ConnShared, id: &Value, p: &[Value]) -> String {
         return refuse(&mut st, &job_id, "Stale");
     }
     let sess = st.sessions.get(&sid).cloned().expect("session");
-    let Some((difficulty, en1)) = sess.job_terms.get(&job_id).cloned() else {
+    let Some((difficulty, en1, mask)) = sess.job_terms.get(&job_id).cloned() else {
         return refuse(&mut st, &job_id, "Invalid JobID");
     };
     let Some(en2) = p
@@ -855,12 +874,12 @@ fn submit(s: &Shared, me: &ConnShared, id: &Value, p: &[Value]) -> String {
     let version_bits = match p.get(5) {
         None => None,
         Some(v) => match hex32(Some(v)) {
-            Some(b) if b & !sess.mask == 0 => Some(b),
+            Some(b) if b & !mask == 0 => Some(b),
             _ => return refuse(&mut st, &job_id, "Invalid version mask"),
         },
     };
     let version = match version_bits {
-        Some(b) => (job.version & !sess.mask) | b,
+        Some(b) => (job.version & !mask) | b,
         None => job.version,
     };
     // The coinbase must be a real transaction.
