@@ -267,12 +267,18 @@ fn clean_jobs_switch_at_once() {
         .filter(|(t, _, p)| *t >= t0 && p[1] != new_job.as_str())
         .map(|(t, _, _)| t.duration_since(t0))
         .max();
+    let rate_line = f
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("hashes "))
+        .unwrap_or("");
     eprintln!(
-        "clean_jobs switch: first share of the new job {:.1} ms after the notify was queued; \
-         last old-job share {} after it",
+        "clean_jobs switch: first share of the new job {:.1} ms after the notify was queued \
+         (one share takes ~42,950 hashes at difficulty 0.00001; miner: {rate_line}); \
+         old-job shares received after the notify: {}",
         first_new.duration_since(t0).as_secs_f64() * 1e3,
         last_old.map_or("none".to_string(), |d| format!(
-            "{:.1} ms",
+            "last at +{:.1} ms",
             d.as_secs_f64() * 1e3
         ))
     );

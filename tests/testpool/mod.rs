@@ -543,7 +543,7 @@ impl TestPool {
             Misbehaviour::HugeLine => {
                 let mut line = String::with_capacity(1 << 20);
                 line.push_str("{\"id\":null,\"method\":\"client.show_message\",\"params\":[\"");
-                line.extend(std::iter::repeat('A').take((1 << 20) - 64));
+                line.push_str(&"A".repeat((1 << 20) - 64));
                 line.push_str("\"]}\n");
                 self.send_raw(&line);
             }
