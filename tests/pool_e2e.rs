@@ -359,6 +359,34 @@ fn client_reconnect_is_followed_and_session_resumed() {
 }
 
 #[test]
+fn shares_found_while_disconnected_are_submitted_after_resume() {
+    let pool = TestPool::start(PoolConfig::default());
+    let m = spawn_miner(&["-o", &pool.url()]);
+    pool.wait_for("first shares", LONG, |p| p.accepted().len() >= 3);
+    pool.misbehave(Misbehaviour::DropAndStall(Duration::from_millis(1500)));
+    pool.wait_for("a second connection", LONG, |p| p.connections() >= 2);
+    pool.wait_for("shares on the resumed session", LONG, |p| {
+        p.accepted().iter().filter(|a| a.conn >= 2).count() >= 3
+    });
+    let f = m.terminate();
+    f.assert_success();
+    f.assert_accounted();
+    assert_eq!(f.count("rejected"), 0);
+    assert!(
+        f.count("submitted after reconnect") >= 1,
+        "no share was found during the 1.5 s stall:\n{}",
+        f.stdout
+    );
+    assert_eq!(pool.session_extranonces().len(), 1, "session not resumed");
+    for (job, reason) in pool.rejected() {
+        assert!(
+            reason == "Stale" || reason == "Duplicate",
+            "{job}: {reason}"
+        );
+    }
+}
+
+#[test]
 fn killed_and_restarted_pool_no_share_lost_or_double_counted() {
     let mut pool1 = TestPool::start(PoolConfig::default());
     let port = pool1.port;

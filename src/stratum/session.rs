@@ -488,11 +488,13 @@ impl Client<'_> {
         tracing::warn!("ignoring a bad line from the pool: {e}: {shown:?}");
     }
 
-    fn submit(&mut self, s: &mut Conn, share: Share, resubmit: bool) -> Result<(), String> {
+    /// Submit a share if its job is still valid (`Ok(true)`), else count
+    /// it stale (`Ok(false)`).
+    fn submit(&mut self, s: &mut Conn, share: Share, resubmit: bool) -> Result<bool, String> {
         let Some(submit) = self.book.submit_for(&share, &self.cfg.user) else {
             tracing::info!(job = %share.job_id, "share's job is no longer valid: counted as stale");
             update(&self.stats, |st| st.stale += 1);
-            return Ok(());
+            return Ok(false);
         };
         tracing::debug!(
             job = %submit.job_id,
@@ -511,7 +513,7 @@ impl Client<'_> {
             Pending::Submit { share_job: job },
         )?;
         s.inflight.insert(id, (share, resubmit));
-        Ok(())
+        Ok(true)
     }
 
     fn on_line(&mut self, index: usize, url: &PoolUrl, s: &mut Conn, line: &str) -> Option<End> {
@@ -644,8 +646,10 @@ impl Client<'_> {
                 });
                 s.subscribed = true;
                 while let Some((share, resubmit)) = self.offline.pop_front() {
-                    if let Err(e) = self.submit(s, share, resubmit) {
-                        return Some(End::Lost(e));
+                    match self.submit(s, share, resubmit) {
+                        Ok(true) => update(&self.stats, |st| st.submitted_after_reconnect += 1),
+                        Ok(false) => {}
+                        Err(e) => return Some(End::Lost(e)),
                     }
                 }
             }
@@ -746,4 +750,24 @@ struct Conn {
     /// Submitted shares waiting for their reply, by request id.
     inflight: HashMap<u64, (Share, bool)>,
     subscribed: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let (min, max) = (Duration::from_millis(250), Duration::from_secs(30));
+        for failures in 0..40 {
+            let full = min.saturating_mul(1 << failures.min(16)).min(max);
+            let d = backoff(min, max, failures);
+            assert!(d >= full / 2 && d <= full, "{failures}: {d:?} vs {full:?}");
+        }
+        assert!(backoff(min, max, 100) <= max);
+        // Jitter: not every wait is the same.
+        let waits: std::collections::HashSet<Duration> =
+            (0..20).map(|_| backoff(min, max, 5)).collect();
+        assert!(waits.len() > 1);
+    }
 }

@@ -20,6 +20,9 @@ pub struct ShareStats {
     /// Submissions that had no reply when their connection ended (each is
     /// resubmitted if the session resumes, else also counted stale).
     pub unanswered: u64,
+    /// Shares found while disconnected (or cut off unanswered) that were
+    /// submitted after the reconnect because the session resumed.
+    pub submitted_after_reconnect: u64,
     /// Sum of `difficulty` of accepted shares (pool difficulty of the job).
     pub accepted_difficulty: f64,
     /// Rejections by the pool's reason.
@@ -63,6 +66,11 @@ impl ShareStats {
         }
         let _ = writeln!(s, "stale {}", self.stale);
         let _ = writeln!(s, "unanswered {}", self.unanswered);
+        let _ = writeln!(
+            s,
+            "submitted after reconnect {}",
+            self.submitted_after_reconnect
+        );
         let _ = writeln!(
             s,
             "latency avg {:.1} ms, max {:.1} ms over {} replies",

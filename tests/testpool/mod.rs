@@ -158,6 +158,7 @@ struct Shared {
     stop: AtomicBool,
     next_conn: AtomicU64,
     reply_delay: Mutex<Duration>,
+    stall_until: Mutex<Option<Instant>>,
     handshake_failures: AtomicU64,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -362,6 +363,9 @@ pub enum Misbehaviour {
     /// Send a new job and drop the connection right after.
     DisconnectMidJob,
     SlowReplies(Duration),
+    /// Drop every connection, then leave new ones unanswered for this long
+    /// (the miner is connected but not subscribed, so it queues shares).
+    DropAndStall(Duration),
 }
 
 type Stream = Box<dyn ReadWrite + Send>;
@@ -391,6 +395,7 @@ impl TestPool {
             stop: AtomicBool::new(false),
             next_conn: AtomicU64::new(1),
             reply_delay: Mutex::new(Duration::ZERO),
+            stall_until: Mutex::new(None),
             handshake_failures: AtomicU64::new(0),
             threads: Mutex::new(Vec::new()),
         });
@@ -565,6 +570,12 @@ impl TestPool {
                 }
             }
             Misbehaviour::SlowReplies(d) => *lock(&self.shared.reply_delay) = d,
+            Misbehaviour::DropAndStall(d) => {
+                *lock(&self.shared.stall_until) = Some(Instant::now() + d);
+                for c in lock(&self.shared.conns).iter() {
+                    c.close.store(true, Ordering::SeqCst);
+                }
+            }
         }
     }
 
@@ -677,6 +688,10 @@ fn serve(s: Arc<Shared>, tcp: TcpStream) {
             {
                 break 'outer;
             }
+        }
+        if lock(&s.stall_until).is_some_and(|t| Instant::now() < t) {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
         }
         match stream.read(&mut buf) {
             Ok(0) => break,
