@@ -54,7 +54,7 @@ fn spawn_miner(args: &[&str]) -> MinerProc {
             "-u",
             "tester.e2e",
             "--status-interval",
-            "2",
+            "0.5",
         ])
         .args(args)
         .env("RUST_LOG", "info")
@@ -378,6 +378,14 @@ fn shares_found_while_disconnected_are_submitted_after_resume() {
         f.stdout
     );
     assert_eq!(pool.session_extranonces().len(), 1, "session not resumed");
+    // The 1.5 s stall is longer than the status interval: a status line
+    // was logged, and the summary line follows the counts on stdout.
+    assert!(
+        f.stderr.contains("(5s)") && f.stderr.contains("accepted"),
+        "no status line:\n{}",
+        f.stderr
+    );
+    assert!(f.stdout.contains("summary: ran"));
     for (job, reason) in pool.rejected() {
         assert!(
             reason == "Stale" || reason == "Duplicate",

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use noncesweep::engine::{Miner, MinerConfig};
 use noncesweep::shutdown;
+use noncesweep::stats::{summary_line, Stats};
 use noncesweep::stratum::session::{self, SessionConfig};
 use noncesweep::stratum::stats::ShareStats;
 use noncesweep::stratum::transport::PoolUrl;
@@ -97,7 +98,7 @@ pub fn run(common: &Common, args: &PoolArgs) -> Result<()> {
     cfg.idle_timeout = Duration::from_secs(args.timeout.max(1));
     cfg.backoff_max = seconds("retry-max", args.retry_max)?.max(cfg.backoff_min);
     cfg.failback_interval = seconds("failback", args.failback)?;
-    cfg.status_interval = seconds("status-interval", args.status_interval)?;
+    let status_interval = seconds("status-interval", args.status_interval)?;
     if let Err(e) = shutdown::install() {
         tracing::warn!("{e}");
     }
@@ -112,14 +113,34 @@ pub fn run(common: &Common, args: &PoolArgs) -> Result<()> {
         "pool mining (Ctrl-C prints a summary and stops)"
     );
     let stats = Arc::new(std::sync::Mutex::new(ShareStats::default()));
+    let report = Stats::new("pool");
+    report.set_hash_source(Arc::new(miner.hash_counts()));
+    report.set_config(serde_json::json!({
+        "url": args.urls.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "user": args.user,
+        "pass": args.password,
+        "threads": threads,
+        "backend": backend.name(),
+    }));
+    let reporter = report.spawn_reporter(status_interval, false, false);
     let t0 = Instant::now();
-    let result = session::run(&cfg, &miner, &rx, Arc::clone(&stats), &shutdown::requested);
+    let result = session::run(
+        &cfg,
+        &miner,
+        &rx,
+        Arc::clone(&stats),
+        &report,
+        &shutdown::requested,
+    );
+    let snapshot = report.snapshot();
+    drop(reporter);
     let hashes = miner.counters().total();
     let false_hits = miner.false_hits();
     miner.stop();
     let secs = t0.elapsed().as_secs_f64();
     let st = stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
     print!("{}", st.summary());
+    println!("{}", summary_line(&snapshot));
     println!(
         "hashes {hashes} in {secs:.1} s, {} on {threads} thread(s) with {backend}",
         format_rate(hashes as f64 / secs.max(1e-9))

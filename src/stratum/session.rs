@@ -18,6 +18,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::io;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
@@ -30,7 +31,7 @@ use super::stats::{update, SharedStats};
 use super::transport::{probe, Connection, PoolUrl, TlsSettings};
 use super::wire::Difficulty;
 use crate::engine::Miner;
-use crate::units::format_rate;
+use crate::stats::{SourceStatus, Stats};
 use crate::work::Share;
 
 /// The version bits noncesweep asks to roll (BIP320's range); the pool's
@@ -58,7 +59,6 @@ pub struct SessionConfig {
     /// While on a backup pool, how often to check whether an earlier pool
     /// is back.
     pub failback_interval: Duration,
-    pub status_interval: Duration,
     /// Stop after this many accepted shares.
     pub max_shares: Option<u64>,
 }
@@ -79,7 +79,6 @@ impl SessionConfig {
             backoff_min: Duration::from_millis(250),
             backoff_max: Duration::from_secs(30),
             failback_interval: Duration::from_secs(60),
-            status_interval: Duration::from_secs(10),
             max_shares: None,
         }
     }
@@ -129,18 +128,20 @@ struct Client<'a> {
     /// one whose first submission got no reply.
     offline: VecDeque<(Share, bool)>,
     resume: Option<Resume>,
-    last_status: Instant,
-    last_hashes: u64,
+    /// The run's shared counters (status line, summary, monitoring API).
+    report: &'a Stats,
 }
 
 /// Mine for the pools in `cfg` until `stop()` says so, `max_shares` is
 /// reached, or every pool refuses us. Shares come from `shares`, the
-/// channel the `miner` sends them on.
+/// channel the `miner` sends them on. The details go to `stats`; the
+/// totals, difficulty and per-pool state are mirrored into `report`.
 pub fn run(
     cfg: &SessionConfig,
     miner: &Miner,
     shares: &Receiver<Share>,
     stats: SharedStats,
+    report: &Stats,
     stop: &dyn Fn() -> bool,
 ) -> Result<(), SessionError> {
     if cfg.pools.is_empty() {
@@ -161,9 +162,21 @@ pub fn run(
         book: JobBook::new(),
         offline: VecDeque::new(),
         resume: None,
-        last_status: Instant::now(),
-        last_hashes: 0,
+        report,
     };
+    update(&c.stats, |s| {
+        s.per_pool = cfg
+            .pools
+            .iter()
+            .map(|p| SourceStatus {
+                url: p.to_string(),
+                kind: "stratum".into(),
+                user: cfg.user.clone(),
+                status: "Connecting".into(),
+                ..SourceStatus::default()
+            })
+            .collect();
+    });
     let r = c.run();
     miner.set_job(None);
     // Shares still queued can no longer be submitted.
@@ -175,6 +188,7 @@ pub fn run(
         );
         update(&c.stats, |s| s.stale += left);
     }
+    c.publish();
     r
 }
 
@@ -216,11 +230,13 @@ impl Client<'_> {
                     return Ok(());
                 }
                 self.take_shares_offline();
+                self.set_pool_status(i, "Connecting");
                 let conn = match Connection::open(&url, self.tls.as_ref(), self.cfg.connect_timeout)
                 {
                     Ok(c) => c,
                     Err(e) => {
                         tracing::warn!(pool = %url, "{e}");
+                        self.set_pool_status(i, "Dead");
                         if e.is_permanent() {
                             refusals.push(e.to_string());
                         }
@@ -234,6 +250,11 @@ impl Client<'_> {
                 });
                 let (end, subscribed) = self.session(i, &url, conn);
                 update(&self.stats, |s| s.pool = None);
+                let after = match end {
+                    End::Lost(_) | End::Refused(_) => "Dead",
+                    _ => "Connecting",
+                };
+                self.set_pool_status(i, after);
                 if subscribed {
                     failures = 0;
                 }
@@ -280,13 +301,14 @@ impl Client<'_> {
         let until = Instant::now() + d;
         while Instant::now() < until && !(self.stop)() {
             self.take_shares_offline();
+            self.publish();
             std::thread::sleep(Duration::from_millis(10).min(until - Instant::now()));
         }
     }
 
     fn take_shares_offline(&mut self) {
         while let Ok(share) = self.shares.try_recv() {
-            update(&self.stats, |s| s.found += 1);
+            self.found(&share);
             self.queue_offline(share, false);
         }
     }
@@ -309,6 +331,7 @@ impl Client<'_> {
             pending: PendingMap::new(),
             inflight: HashMap::new(),
             subscribed: false,
+            index,
         };
         let end = self.drive(index, url, &mut s);
         // Submissions without a reply: resubmitted if the session resumes,
@@ -447,7 +470,7 @@ impl Client<'_> {
             }
             if draining.is_none() {
                 while let Ok(share) = self.shares.try_recv() {
-                    update(&self.stats, |st| st.found += 1);
+                    self.found(&share);
                     if s.subscribed {
                         if let Err(e) = self.submit(s, share, false) {
                             return End::Lost(e);
@@ -472,7 +495,7 @@ impl Client<'_> {
                     return End::Failback;
                 }
             }
-            self.status();
+            self.publish();
         }
     }
 
@@ -493,7 +516,12 @@ impl Client<'_> {
     fn submit(&mut self, s: &mut Conn, share: Share, resubmit: bool) -> Result<bool, String> {
         let Some(submit) = self.book.submit_for(&share, &self.cfg.user) else {
             tracing::info!(job = %share.job_id, "share's job is no longer valid: counted as stale");
-            update(&self.stats, |st| st.stale += 1);
+            update(&self.stats, |st| {
+                st.stale += 1;
+                if let Some(p) = st.per_pool.get_mut(s.index) {
+                    p.stale += 1;
+                }
+            });
             return Ok(false);
         };
         tracing::debug!(
@@ -645,6 +673,7 @@ impl Client<'_> {
                     extranonce1: en1,
                 });
                 s.subscribed = true;
+                self.set_pool_status(index, "Alive");
                 while let Some((share, resubmit)) = self.offline.pop_front() {
                     match self.submit(s, share, resubmit) {
                         Ok(true) => update(&self.stats, |st| st.submitted_after_reconnect += 1),
@@ -673,6 +702,7 @@ impl Client<'_> {
             }
             Answer::Submit { share_job, outcome } => {
                 let diff = share.as_ref().map(|(sh, _)| sh.difficulty).unwrap_or(0.0);
+                let is_block = share.as_ref().is_some_and(|(sh, _)| sh.is_block);
                 let resubmitted = share.as_ref().is_some_and(|(_, r)| *r);
                 let ms = latency.as_secs_f64() * 1e3;
                 let outcome = match outcome {
@@ -694,8 +724,12 @@ impl Client<'_> {
                             .unwrap_or(diff);
                         update(&self.stats, |st| {
                             st.accepted += 1;
+                            st.blocks += u64::from(is_block);
                             st.accepted_difficulty += pool_diff;
                             st.reply(latency);
+                            if let Some(p) = st.per_pool.get_mut(index) {
+                                p.accepted += 1;
+                            }
                         });
                     }
                     Err(r) if r.is_stale() => {
@@ -703,6 +737,9 @@ impl Client<'_> {
                         update(&self.stats, |st| {
                             st.stale += 1;
                             st.reply(latency);
+                            if let Some(p) = st.per_pool.get_mut(index) {
+                                p.stale += 1;
+                            }
                         });
                     }
                     Err(r) => {
@@ -711,6 +748,9 @@ impl Client<'_> {
                             st.rejected += 1;
                             *st.reject_reasons.entry(r.reason.clone()).or_insert(0) += 1;
                             st.reply(latency);
+                            if let Some(p) = st.per_pool.get_mut(index) {
+                                p.rejected += 1;
+                            }
                         });
                     }
                 }
@@ -719,27 +759,49 @@ impl Client<'_> {
         None
     }
 
-    /// The periodic status line on stderr.
-    fn status(&mut self) {
-        let elapsed = self.last_status.elapsed();
-        if elapsed < self.cfg.status_interval {
-            return;
-        }
-        let hashes = self.miner.counters().total();
-        let rate = (hashes - self.last_hashes) as f64 / elapsed.as_secs_f64().max(1e-9);
-        self.last_status = Instant::now();
-        self.last_hashes = hashes;
-        let st = update(&self.stats, |s| s.clone());
-        tracing::info!(
-            "{} | {} | accepted {} rejected {} stale {} | diff {} | latency {:.0} ms",
-            st.pool.as_deref().unwrap_or("disconnected"),
-            format_rate(rate),
-            st.accepted,
-            st.rejected,
-            st.stale,
-            st.difficulty,
-            st.latency_avg().as_secs_f64() * 1e3
-        );
+    /// A share from the engine: count it and keep the best difficulty.
+    fn found(&self, share: &Share) {
+        update(&self.stats, |st| st.found += 1);
+        self.report.record_share_difficulty(share.difficulty);
+    }
+
+    fn set_pool_status(&self, index: usize, status: &str) {
+        update(&self.stats, |st| {
+            if let Some(p) = st.per_pool.get_mut(index) {
+                p.status = status.to_string();
+            }
+        });
+    }
+
+    /// Mirror the counters into the run's shared [`Stats`] (status line,
+    /// summary and monitoring API read them there).
+    fn publish(&self) {
+        let (accepted, rejected, stale, blocks, difficulty, pools) = update(&self.stats, |st| {
+            (
+                st.accepted,
+                st.rejected,
+                st.stale,
+                st.blocks,
+                st.difficulty,
+                st.per_pool.clone(),
+            )
+        });
+        let r = self.report;
+        r.accepted.store(accepted, Ordering::Relaxed);
+        r.rejected.store(rejected, Ordering::Relaxed);
+        r.stale.store(stale, Ordering::Relaxed);
+        r.blocks.store(blocks, Ordering::Relaxed);
+        let pools: Vec<SourceStatus> = pools
+            .into_iter()
+            .map(|mut p| {
+                if p.status == "Alive" {
+                    p.difficulty = difficulty;
+                }
+                p
+            })
+            .collect();
+        r.set_difficulty(difficulty);
+        r.set_sources(pools);
     }
 }
 
@@ -750,6 +812,8 @@ struct Conn {
     /// Submitted shares waiting for their reply, by request id.
     inflight: HashMap<u64, (Share, bool)>,
     subscribed: bool,
+    /// The pool's place in the `-o` list.
+    index: usize,
 }
 
 #[cfg(test)]

@@ -13,6 +13,9 @@ pub struct ShareStats {
     /// Shares the engine found (and re-verified).
     pub found: u64,
     pub accepted: u64,
+    /// Accepted shares that also met the network target (blocks for the
+    /// pool).
+    pub blocks: u64,
     pub rejected: u64,
     /// Shares whose job was gone before they could be submitted, or that
     /// the pool refused as stale.
@@ -37,6 +40,8 @@ pub struct ShareStats {
     /// The pool being mined now, if connected.
     pub pool: Option<String>,
     pub difficulty: f64,
+    /// Each `-o` pool's state and counts, in list order.
+    pub per_pool: Vec<crate::stats::SourceStatus>,
 }
 
 impl ShareStats {
@@ -60,6 +65,7 @@ impl ShareStats {
         let mut s = String::new();
         let _ = writeln!(s, "shares found {}", self.found);
         let _ = writeln!(s, "accepted {}", self.accepted);
+        let _ = writeln!(s, "blocks {}", self.blocks);
         let _ = writeln!(s, "rejected {}", self.rejected);
         for (reason, n) in &self.reject_reasons {
             let _ = writeln!(s, "  rejected because {reason:?}: {n}");
@@ -80,6 +86,13 @@ impl ShareStats {
         );
         let _ = writeln!(s, "connections {}", self.connections);
         let _ = writeln!(s, "protocol errors {}", self.protocol_errors);
+        for p in &self.per_pool {
+            let _ = writeln!(
+                s,
+                "pool {} ({}): accepted {} rejected {} stale {}",
+                p.url, p.status, p.accepted, p.rejected, p.stale
+            );
+        }
         s
     }
 }
