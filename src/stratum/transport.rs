@@ -100,13 +100,24 @@ pub enum ConnectError {
     #[error("cannot connect to {addr}: {source}")]
     Io { addr: String, source: io::Error },
     #[error("TLS with {addr} failed: {why}")]
-    Tls { addr: String, why: String },
+    Tls {
+        addr: String,
+        why: String,
+        /// The peer's certificate was refused (retrying will not help).
+        certificate: bool,
+    },
 }
 
 impl ConnectError {
     /// A failure that retrying will not fix (a certificate we refuse).
     pub fn is_permanent(&self) -> bool {
-        matches!(self, ConnectError::Tls { why, .. } if why.contains("certificate") || why.contains("Certificate"))
+        matches!(
+            self,
+            ConnectError::Tls {
+                certificate: true,
+                ..
+            }
+        )
     }
 }
 
@@ -255,6 +266,7 @@ impl Connection {
         let tls_err = |why: String| ConnectError::Tls {
             addr: addr.clone(),
             why,
+            certificate: false,
         };
         let settings = tls.ok_or_else(|| tls_err("no TLS settings".into()))?;
         let name = ServerName::try_from(url.host.clone()).map_err(|e| tls_err(e.to_string()))?;
@@ -265,9 +277,17 @@ impl Connection {
             .set_read_timeout(Some(timeout))
             .map_err(|e| tls_err(e.to_string()))?;
         while s.conn.is_handshaking() {
-            s.conn
-                .complete_io(&mut s.sock)
-                .map_err(|e| tls_err(e.to_string()))?;
+            s.conn.complete_io(&mut s.sock).map_err(|e| {
+                let certificate = e
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                    .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_)));
+                ConnectError::Tls {
+                    addr: addr.clone(),
+                    why: e.to_string(),
+                    certificate,
+                }
+            })?;
         }
         s.sock
             .set_read_timeout(Some(POLL))
