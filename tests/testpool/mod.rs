@@ -91,18 +91,43 @@ impl Default for PoolConfig {
 
 /// A job as the pool keeps it.
 #[derive(Clone, Debug)]
-struct PoolJob {
-    id: String,
-    coinb1: Vec<u8>,
-    coinb2: Vec<u8>,
-    branch: Vec<[u8; 32]>,
-    txids: Vec<Txid>,
-    prev: BlockHash,
-    version: u32,
-    bits: u32,
-    ntime: u32,
+pub struct PoolJob {
+    pub id: String,
+    pub coinb1: Vec<u8>,
+    pub coinb2: Vec<u8>,
+    pub branch: Vec<[u8; 32]>,
+    /// The other transactions of the block (the merkle root is computed
+    /// from them, not from the branch).
+    pub txids: Vec<Txid>,
+    pub prev: BlockHash,
+    pub version: u32,
+    pub bits: u32,
+    pub ntime: u32,
     /// Superseded by a clean_jobs notify.
-    stale: bool,
+    pub stale: bool,
+}
+
+impl PoolJob {
+    /// A job read back from a `mining.notify` of a block with no other
+    /// transactions (empty merkle branch), such as the ckpool transcript's.
+    pub fn from_empty_block_notify(params: &[Value]) -> PoolJob {
+        let hx = |i: usize| hex::decode(params[i].as_str().unwrap()).unwrap();
+        let u = |i: usize| u32::from_str_radix(params[i].as_str().unwrap(), 16).unwrap();
+        assert_eq!(params[4], json!([]), "only empty merkle branches");
+        let prev: [u8; 32] = hx(1).try_into().unwrap();
+        PoolJob {
+            id: params[0].as_str().unwrap().to_string(),
+            coinb1: hx(2),
+            coinb2: hx(3),
+            branch: vec![],
+            txids: vec![],
+            prev: BlockHash::from_byte_array(swap_words(prev)),
+            version: u(5),
+            bits: u(6),
+            ntime: u(7),
+            stale: false,
+        }
+    }
 }
 
 /// A subscription's state (kept across reconnects for resume).
@@ -324,7 +349,7 @@ fn swap_words(b: [u8; 32]) -> [u8; 32] {
     out
 }
 
-fn notify_line(job: &PoolJob, clean: bool) -> String {
+pub fn notify_line(job: &PoolJob, clean: bool) -> String {
     let branch: Vec<String> = job.branch.iter().map(hex::encode).collect();
     let v = json!({
         "params": [
@@ -848,6 +873,59 @@ fn hex32(v: Option<&Value>) -> Option<u32> {
     u32::from_str_radix(s, 16).ok()
 }
 
+/// What a miner submitted for one share.
+pub struct ShareParts<'a> {
+    pub extranonce1: &'a [u8],
+    pub extranonce2: &'a [u8],
+    pub ntime: u32,
+    pub nonce: u32,
+    pub version_bits: Option<u32>,
+}
+
+/// Check one share against its job by hashing it: ntime in range, version
+/// bits within `mask`, the coinbase a real transaction, the merkle root
+/// from `bitcoin::merkle_tree`, the header a `bitcoin::block::Header`, and
+/// its hash at least `difficulty`. Returns the hash and the version used,
+/// or ckpool's reason.
+pub fn check_share(
+    job: &PoolJob,
+    share: &ShareParts<'_>,
+    mask: u32,
+    difficulty: f64,
+) -> Result<(BlockHash, u32), &'static str> {
+    if share.ntime < job.ntime || share.ntime > job.ntime + 7000 {
+        return Err("Invalid ntime");
+    }
+    let version = match share.version_bits {
+        Some(b) if b & !mask != 0 => return Err("Invalid version mask"),
+        Some(b) => (job.version & !mask) | b,
+        None => job.version,
+    };
+    let mut raw = job.coinb1.clone();
+    raw.extend_from_slice(share.extranonce1);
+    raw.extend_from_slice(share.extranonce2);
+    raw.extend_from_slice(&job.coinb2);
+    let coinbase = deserialize::<Transaction>(&raw).map_err(|_| "Invalid coinbase")?;
+    let txids = std::iter::once(coinbase.compute_txid()).chain(job.txids.iter().copied());
+    let root = bitcoin::merkle_tree::calculate_root(txids.map(|t| t.to_raw_hash()))
+        .map(TxMerkleNode::from_raw_hash)
+        .ok_or("Invalid coinbase")?;
+    let header = Header {
+        version: Version::from_consensus(version as i32),
+        prev_blockhash: job.prev,
+        merkle_root: root,
+        time: share.ntime,
+        bits: CompactTarget::from_consensus(job.bits),
+        nonce: share.nonce,
+    };
+    let hash = header.block_hash();
+    let share_diff = Target::from_le_bytes(hash.to_byte_array()).difficulty_float();
+    if share_diff < difficulty {
+        return Err("Above target");
+    }
+    Ok((hash, version))
+}
+
 /// Validate a share the way ckpool does, by hashing it.
 fn submit(s: &Shared, me: &ConnShared, id: &Value, p: &[Value]) -> String {
     let mut st = lock(&s.state);
@@ -883,45 +961,25 @@ fn submit(s: &Shared, me: &ConnShared, id: &Value, p: &[Value]) -> String {
     let (Some(ntime), Some(nonce)) = (hex32(p.get(3)), hex32(p.get(4))) else {
         return refuse(&mut st, &job_id, "Invalid ntime or nonce");
     };
-    if ntime < job.ntime || ntime > job.ntime + 7000 {
-        return refuse(&mut st, &job_id, "Invalid ntime");
-    }
-    let version_bits = match p.get(5) {
+    let bits_param = match p.get(5) {
         None => None,
         Some(v) => match hex32(Some(v)) {
-            Some(b) if b & !mask == 0 => Some(b),
-            _ => return refuse(&mut st, &job_id, "Invalid version mask"),
+            Some(b) => Some(b),
+            None => return refuse(&mut st, &job_id, "Invalid version mask"),
         },
     };
-    let version = match version_bits {
-        Some(b) => (job.version & !mask) | b,
-        None => job.version,
-    };
-    // The coinbase must be a real transaction.
-    let mut raw = job.coinb1.clone();
-    raw.extend_from_slice(&en1);
-    raw.extend_from_slice(&en2);
-    raw.extend_from_slice(&job.coinb2);
-    let Ok(coinbase) = deserialize::<Transaction>(&raw) else {
-        return refuse(&mut st, &job_id, "Invalid coinbase");
-    };
-    let txids = std::iter::once(coinbase.compute_txid()).chain(job.txids.iter().copied());
-    let root = bitcoin::merkle_tree::calculate_root(txids.map(|t| t.to_raw_hash()))
-        .map(TxMerkleNode::from_raw_hash)
-        .expect("at least the coinbase");
-    let header = Header {
-        version: Version::from_consensus(version as i32),
-        prev_blockhash: job.prev,
-        merkle_root: root,
-        time: ntime,
-        bits: CompactTarget::from_consensus(job.bits),
+    let share = ShareParts {
+        extranonce1: &en1,
+        extranonce2: &en2,
+        ntime,
         nonce,
+        version_bits: bits_param,
     };
-    let hash = header.block_hash();
-    let share_diff = Target::from_le_bytes(hash.to_byte_array()).difficulty_float();
-    if share_diff < difficulty {
-        return refuse(&mut st, &job_id, "Above target");
-    }
+    let (hash, version) = match check_share(&job, &share, mask, difficulty) {
+        Ok(v) => v,
+        Err(reason) => return refuse(&mut st, &job_id, reason),
+    };
+    let version_bits = bits_param;
     let key = format!(
         "{}/{}/{}/{ntime}/{nonce}/{version}",
         hex::encode(&en1),
