@@ -122,7 +122,7 @@ pub fn run(common: &Common, args: &PoolArgs) -> Result<()> {
         "threads": threads,
         "backend": backend.name(),
     }));
-    let reporter = report.spawn_reporter(status_interval, false, false);
+    let reporter = report.spawn_reporter(status_interval, false, common.quiet);
     let t0 = Instant::now();
     let result = session::run(
         &cfg,
