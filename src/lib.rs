@@ -14,6 +14,7 @@
 //! - [`engine`]: the parallel search;
 //! - [`bench`], [`remine`]: the commands built directly on the engine;
 //! - [`stratum`]: pool mining over Stratum v1;
+//! - [`teach`], [`profit`]: the nonce-search walkthrough and the profitability model;
 //! - [`progress`], [`units`]: how progress and rates are shown.
 
 pub mod api;
@@ -23,11 +24,13 @@ pub mod engine;
 pub mod fuzz_targets;
 pub mod header;
 pub mod pow;
+pub mod profit;
 pub mod progress;
 pub mod remine;
 pub mod sha256;
 pub mod shutdown;
 pub mod stats;
 pub mod stratum;
+pub mod teach;
 pub mod units;
 pub mod work;

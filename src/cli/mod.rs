@@ -10,7 +10,9 @@ use noncesweep::sha256::{Backend, BackendChoice};
 mod bench;
 pub mod config;
 mod pool;
+mod profit;
 mod remine;
+mod teach;
 
 /// A Bitcoin SHA-256d proof-of-work miner for CPUs.
 ///
@@ -94,6 +96,10 @@ pub enum Command {
     Remine(remine::RemineArgs),
     /// Mine for a Stratum v1 pool (with backups, TLS, version rolling).
     Pool(pool::PoolArgs),
+    /// A guided walkthrough of the nonce search on real data.
+    Teach(teach::TeachArgs),
+    /// Estimate what mining earns: revenue, energy cost, break-even, luck.
+    Profit(profit::ProfitArgs),
 }
 
 /// Run the parsed command line.
@@ -106,5 +112,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Bench(args)) => bench::run(&cli.common, &args),
         Some(Command::Remine(args)) => remine::run(&cli.common, &args),
         Some(Command::Pool(args)) => pool::run(&cli.common, &args),
+        Some(Command::Teach(args)) => teach::run(&cli.common, &args),
+        Some(Command::Profit(args)) => profit::run(&cli.common, &args, None),
     }
 }
