@@ -179,6 +179,20 @@ fn only_stale_rejections(pool: &TestPool) {
     }
 }
 
+/// Stop the miner with SIGTERM and check what every clean run has: a
+/// summary, every share accounted for, no rejection by the client's count,
+/// and only stale refusals at the pools.
+fn stop_clean(m: MinerProc, pools: &[&TestPool]) -> Finished {
+    let f = m.terminate();
+    f.assert_success();
+    f.assert_accounted();
+    assert_eq!(f.count("rejected"), 0);
+    for p in pools {
+        only_stale_rejections(p);
+    }
+    f
+}
+
 #[test]
 fn two_hundred_shares_with_rolled_versions_and_no_rejects() {
     let pool = TestPool::start(PoolConfig::default());
@@ -242,11 +256,7 @@ fn clean_jobs_switch_at_once() {
     pool.wait_for("shares of the new job", LONG, |p| {
         p.accepted().iter().filter(|a| a.job_id == new_job).count() >= 5
     });
-    let f = m.terminate();
-    f.assert_success();
-    f.assert_accounted();
-    assert_eq!(f.count("rejected"), 0);
-    only_stale_rejections(&pool);
+    let f = stop_clean(m, &[&pool]);
     let subs = submits(&pool);
     let first_new = subs
         .iter()
@@ -299,11 +309,7 @@ fn set_extranonce_is_honoured() {
             .count()
             >= 5
     });
-    let f = m.terminate();
-    f.assert_success();
-    f.assert_accounted();
-    assert_eq!(f.count("rejected"), 0);
-    only_stale_rejections(&pool);
+    stop_clean(m, &[&pool]);
 }
 
 #[test]
@@ -321,11 +327,7 @@ fn set_version_mask_is_honoured() {
             .count()
             >= 5
     });
-    let f = m.terminate();
-    f.assert_success();
-    f.assert_accounted();
-    assert_eq!(f.count("rejected"), 0);
-    only_stale_rejections(&pool);
+    stop_clean(m, &[&pool]);
     for a in pool.accepted().iter().filter(|a| a.job_id == job) {
         assert_eq!(a.version_bits.unwrap_or(0) & !narrow, 0);
     }
@@ -456,12 +458,7 @@ fn failover_to_backup_and_back() {
     let t0 = Instant::now();
     primary.wait_for("shares on the primary", LONG, |p| p.accepted().len() >= 5);
     let back_after = t0.elapsed();
-    let f = m.terminate();
-    f.assert_success();
-    f.assert_accounted();
-    assert_eq!(f.count("rejected"), 0);
-    only_stale_rejections(&primary);
-    only_stale_rejections(&backup);
+    stop_clean(m, &[&primary, &backup]);
     eprintln!("failback: 5 shares on the primary {back_after:?} after it came back");
 }
 
