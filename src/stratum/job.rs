@@ -286,3 +286,55 @@ pub fn rebuild_header(job: &Job, submit: &Submit) -> HeaderTemplate {
     }
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitcoin::hashes::Hash;
+
+    fn notify() -> Notify {
+        Notify {
+            job_id: "same".into(),
+            prev_hash: super::super::wire::PrevHash(bitcoin::BlockHash::all_zeros()),
+            coinb1: vec![1],
+            coinb2: vec![2],
+            merkle_branch: vec![],
+            version: 0x2000_0000,
+            nbits: 0x207f_ffff,
+            ntime: 1,
+            clean_jobs: true,
+        }
+    }
+
+    #[test]
+    fn a_job_sent_again_starts_elsewhere() {
+        let mut book = JobBook::new();
+        book.new_session(&[1, 2, 3, 4], 4);
+        book.set_version_mask(0x1fff_e000);
+        let a = book.on_notify(&notify());
+        let b = book.on_notify(&notify());
+        assert_ne!(a.id, b.id);
+        assert_ne!(a.extranonce2_start, b.extranonce2_start);
+        assert_ne!(a.variant(0).unwrap().header, b.variant(0).unwrap().header);
+        // The first header already has rolled bits, all inside the mask.
+        for j in [&a, &b] {
+            let bits = j.version as u32 & 0x1fff_e000;
+            assert_ne!(bits, 0);
+            assert_eq!(j.version as u32 & !0x1fff_e000, 0x2000_0000);
+        }
+        // A one-byte extranonce2 still leaves room to mine.
+        book.new_session(&[1], 1);
+        let c = book.on_notify(&notify());
+        assert!(c.variant(0).is_some());
+    }
+
+    #[test]
+    fn seeded_bits_are_never_zero() {
+        for seq in 0..5000 {
+            let v = seeded_version(0x2000_0000, 0x0000_6000, seq);
+            assert_ne!(v & 0x6000, 0);
+            assert_eq!(v & !0x6000, 0x2000_0000);
+        }
+        assert_eq!(seeded_version(0x2000_0000, 0, 7), 0x2000_0000);
+    }
+}
