@@ -1,18 +1,29 @@
 //! `noncesweep bench`: hash throughput of this machine, per backend, on one
 //! thread and on all threads, measured side by side in one run.
+//!
+//! Every run also measures `sha2-loop`, the baseline: the loop a newcomer
+//! writes with the `sha2` crate (two `compress256` calls per nonce from the
+//! midstate, then a look at H7). Absolute rates move with the load of a
+//! shared machine; each backend's ratio to `sha2-loop` at the same thread
+//! count, measured in the same run, is the figure that can be compared.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use sha2::digest::generic_array::{typenum::U64, GenericArray};
 
-use crate::engine::{self, EngineError, MinerConfig};
-use crate::sha256::{self, Backend};
+use crate::engine::{self, EngineError, MinerConfig, SweepFn};
+use crate::sha256::{self, Backend, Selection, WorkUnit};
 use crate::units::format_rate;
+
+/// The name of the baseline in reports.
+pub const BASELINE: &str = "sha2-loop";
 
 /// What to measure.
 #[derive(Clone, Debug)]
 pub struct BenchOptions {
-    /// Backends to measure.
+    /// Backends to measure (`sha2-loop` is always measured too).
     pub backends: Vec<Backend>,
     /// The thread count of the "all threads" measurement.
     pub threads: usize,
@@ -41,12 +52,32 @@ pub struct BenchResult {
     pub hashrate: f64,
     /// Hashes per second of each thread.
     pub per_thread: Vec<f64>,
+    /// `hashrate` divided by that of `sha2-loop` at the same thread count.
+    pub ratio: f64,
+}
+
+/// The backend `auto` picks here, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct SelectionInfo {
+    pub backend: String,
+    pub reason: String,
+}
+
+impl From<&Selection> for SelectionInfo {
+    fn from(s: &Selection) -> Self {
+        SelectionInfo {
+            backend: s.backend.name().to_string(),
+            reason: s.reason.clone(),
+        }
+    }
 }
 
 /// All measurements of one run.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchReport {
     pub cpu: CpuInfo,
+    /// The backend choice in effect for this run.
+    pub selection: Option<SelectionInfo>,
     pub results: Vec<BenchResult>,
 }
 
@@ -72,30 +103,105 @@ impl CpuInfo {
     }
 }
 
-/// Measure `backend` on `threads` threads for `seconds`.
+/// The baseline loop: what a newcomer writes with the `sha2` crate at its
+/// default features (which use SHA-NI at run time where the CPU has it).
+/// Put the nonce into the padded block 2, compress from the midstate, write
+/// the state big-endian into the padded second block, compress from the
+/// IV, test H7; only then compare all 256 bits.
+pub fn sha2_loop(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
+    let mut block2: GenericArray<u8, U64> = GenericArray::default();
+    for (i, w) in work.tail.iter().enumerate() {
+        block2[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
+    }
+    block2[16] = 0x80;
+    block2[56..].copy_from_slice(&640u64.to_be_bytes());
+    let mut block3: GenericArray<u8, U64> = GenericArray::default();
+    block3[32] = 0x80;
+    block3[56..].copy_from_slice(&256u64.to_be_bytes());
+    let top = work.target.top();
+    let mut nonce = first;
+    loop {
+        block2[12..16].copy_from_slice(&nonce.to_le_bytes());
+        let mut s = work.midstate;
+        sha2::compress256(&mut s, core::slice::from_ref(&block2));
+        for (i, w) in s.iter().enumerate() {
+            block3[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
+        }
+        let mut h = sha256::IV;
+        sha2::compress256(&mut h, core::slice::from_ref(&block3));
+        if h[7].swap_bytes() <= top && work.target.is_met_by_state(&h) {
+            hits.push(nonce);
+        }
+        if nonce == last {
+            break;
+        }
+        nonce += 1;
+    }
+}
+
+/// Something `bench` measures: a backend, or the baseline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    Backend(Backend),
+    Sha2Loop,
+}
+
+impl Subject {
+    pub fn name(self) -> &'static str {
+        match self {
+            Subject::Backend(b) => b.name(),
+            Subject::Sha2Loop => BASELINE,
+        }
+    }
+
+    fn config(self, threads: usize) -> MinerConfig {
+        match self {
+            Subject::Backend(b) => MinerConfig::new(b, threads),
+            Subject::Sha2Loop => {
+                let sweep: SweepFn = Arc::new(sha2_loop);
+                MinerConfig {
+                    threads,
+                    chunk: 1 << 13,
+                    sweep,
+                }
+            }
+        }
+    }
+}
+
+/// Measure `backend` on `threads` threads for `seconds` (ratio left at 1).
 pub fn measure(backend: Backend, threads: usize, seconds: f64) -> Result<BenchResult, EngineError> {
-    let (counts, elapsed) = engine::measure(
-        MinerConfig::new(backend, threads),
-        Duration::from_secs_f64(seconds),
-    )?;
+    measure_subject(Subject::Backend(backend), threads, seconds)
+}
+
+/// Measure `subject` on `threads` threads for `seconds` (ratio left at 1).
+pub fn measure_subject(
+    subject: Subject,
+    threads: usize,
+    seconds: f64,
+) -> Result<BenchResult, EngineError> {
+    let (counts, elapsed) =
+        engine::measure(subject.config(threads), Duration::from_secs_f64(seconds))?;
     let secs = elapsed.as_secs_f64();
     let hashes: u64 = counts.iter().sum();
     Ok(BenchResult {
-        backend: backend.name().to_string(),
+        backend: subject.name().to_string(),
         threads,
         hashes,
         seconds: secs,
         hashrate: hashes as f64 / secs,
         per_thread: counts.iter().map(|&c| c as f64 / secs).collect(),
+        ratio: 1.0,
     })
 }
 
-/// Run every measurement the options ask for, in order, with `on_result`
-/// called after each one (for live output).
+/// Run every measurement the options ask for, in order: per thread count,
+/// `sha2-loop` first, then each backend with its ratio to it. `on_result`
+/// is called after each one (for live output).
 pub fn run(
     opts: &BenchOptions,
     mut on_result: impl FnMut(&BenchResult),
-) -> Result<BenchReport, EngineError> {
+) -> Result<Vec<BenchResult>, EngineError> {
     let mut results = Vec::new();
     let mut thread_counts = Vec::new();
     if opts.single_thread || opts.threads == 1 {
@@ -105,26 +211,64 @@ pub fn run(
         thread_counts.push(opts.threads);
     }
     for &threads in &thread_counts {
+        let base = measure_subject(Subject::Sha2Loop, threads, opts.seconds)?;
+        on_result(&base);
+        let base_rate = base.hashrate;
+        results.push(base);
         for &backend in &opts.backends {
-            let r = measure(backend, threads, opts.seconds)?;
+            let mut r = measure(backend, threads, opts.seconds)?;
+            r.ratio = if base_rate > 0.0 {
+                r.hashrate / base_rate
+            } else {
+                0.0
+            };
             on_result(&r);
             results.push(r);
         }
     }
-    Ok(BenchReport {
-        cpu: CpuInfo::detect(),
-        results,
-    })
+    Ok(results)
+}
+
+/// The header of the human-readable table.
+pub fn table_header() -> String {
+    format!(
+        "{:<10} {:>7}  {:>12}  {:>9}",
+        "backend", "threads", "hashrate", "vs sha2"
+    )
 }
 
 /// One line of the human-readable table.
 pub fn format_result(r: &BenchResult) -> String {
     let per: Vec<String> = r.per_thread.iter().map(|&h| format_rate(h)).collect();
     format!(
-        "{:<10} {:>7}  {:>12}   per thread: {}",
+        "{:<10} {:>7}  {:>12}  {:>8.2}x   per thread: {}",
         r.backend,
         r.threads,
         format_rate(r.hashrate),
+        r.ratio,
         per.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sha256::TargetWords;
+
+    #[test]
+    fn sha2_loop_agrees_with_soft() {
+        let job = engine::synthetic_job(bitcoin::Target::MAX);
+        let mut work = job
+            .variant(0)
+            .expect("variant 0")
+            .header
+            .work_unit(job.share_target);
+        work.target = TargetWords([u32::MAX; 8]);
+        work.target.0[7] = 0x00ff_ffff;
+        let (mut got, mut want) = (Vec::new(), Vec::new());
+        sha2_loop(&work, u32::MAX - 5000, u32::MAX, &mut got);
+        Backend::Soft.sweep(&work, u32::MAX - 5000, u32::MAX, &mut want);
+        assert!(want.len() >= 5, "too few hits to compare: {want:?}");
+        assert_eq!(got, want);
+    }
 }

@@ -2,8 +2,8 @@
 
 use anyhow::{bail, Result};
 use clap::Args;
-use noncesweep::bench::{self, BenchOptions, CpuInfo};
-use noncesweep::sha256::BackendChoice;
+use noncesweep::bench::{self, BenchOptions, BenchReport, CpuInfo};
+use noncesweep::sha256::{self, Backend, BackendChoice};
 
 use super::Common;
 
@@ -50,34 +50,44 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
             args.seconds
         );
     }
-    let backend = common.backend();
+    // The choice in effect (auto: the calibration's pick), and what to
+    // measure: every backend that passed its self-test, or the one asked for.
+    let selection = sha256::select(common.backend);
+    let backends: Vec<Backend> = match common.backend {
+        BackendChoice::Auto => Backend::available()
+            .into_iter()
+            .filter(|&b| sha256::self_test(b).is_ok())
+            .collect(),
+        BackendChoice::Fixed(_) => vec![selection.backend],
+    };
     let opts = BenchOptions {
-        backends: vec![backend],
+        backends,
         threads: common.threads(),
         single_thread: true,
         seconds,
     };
     let cpu = CpuInfo::detect();
-    if !args.json {
+    let json = args.json;
+    if !json {
         println!(
             "noncesweep bench: {} ({} logical CPUs)",
             cpu.model, cpu.logical_cpus
         );
         println!("CPU features: {}", cpu.features.join(" "));
-        let why = match common.backend {
-            BackendChoice::Auto => "auto: the fastest backend available here",
-            BackendChoice::Fixed(_) => "chosen with --backend",
-        };
-        println!("backend: {backend} ({why})");
-        println!("{:<10} {:>7}  {:>12}", "backend", "threads", "hashrate");
+        println!("backend: {} ({})", selection.backend, selection.reason);
+        println!("{}", bench::table_header());
     }
-    let json = args.json;
-    let report = bench::run(&opts, |r| {
+    let results = bench::run(&opts, |r| {
         if !json {
             println!("{}", bench::format_result(r));
         }
     })?;
     if json {
+        let report = BenchReport {
+            cpu,
+            selection: Some((&selection).into()),
+            results,
+        };
         println!("{}", serde_json::to_string(&report)?);
     }
     Ok(())

@@ -10,7 +10,17 @@
 use std::fmt;
 use std::str::FromStr;
 
+mod lanes;
+mod select;
 pub(crate) mod soft;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx2;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx512;
+#[cfg(target_arch = "x86_64")]
+mod x86_shani;
+
+pub use select::{calibrate, select, self_test, Selection, CALIBRATION_BUDGET};
 
 /// SHA-256 initial hash value (FIPS 180-4, 5.3.3).
 pub const IV: [u32; 8] = [
@@ -63,27 +73,27 @@ pub fn compress(state: &mut [u32; 8], block: &[u32; 16]) {
 }
 
 #[inline(always)]
-pub(crate) fn ch(e: u32, f: u32, g: u32) -> u32 {
+pub(crate) const fn ch(e: u32, f: u32, g: u32) -> u32 {
     (e & f) ^ (!e & g)
 }
 #[inline(always)]
-pub(crate) fn maj(a: u32, b: u32, c: u32) -> u32 {
+pub(crate) const fn maj(a: u32, b: u32, c: u32) -> u32 {
     (a & b) ^ (a & c) ^ (b & c)
 }
 #[inline(always)]
-pub(crate) fn big_sigma0(x: u32) -> u32 {
+pub(crate) const fn big_sigma0(x: u32) -> u32 {
     x.rotate_right(2) ^ x.rotate_right(13) ^ x.rotate_right(22)
 }
 #[inline(always)]
-pub(crate) fn big_sigma1(x: u32) -> u32 {
+pub(crate) const fn big_sigma1(x: u32) -> u32 {
     x.rotate_right(6) ^ x.rotate_right(11) ^ x.rotate_right(25)
 }
 #[inline(always)]
-pub(crate) fn small_sigma0(x: u32) -> u32 {
+pub(crate) const fn small_sigma0(x: u32) -> u32 {
     x.rotate_right(7) ^ x.rotate_right(18) ^ (x >> 3)
 }
 #[inline(always)]
-pub(crate) fn small_sigma1(x: u32) -> u32 {
+pub(crate) const fn small_sigma1(x: u32) -> u32 {
     x.rotate_right(17) ^ x.rotate_right(19) ^ (x >> 10)
 }
 
@@ -195,6 +205,12 @@ pub fn state_to_bytes(h: &[u32; 8]) -> [u8; 32] {
 /// A nonce-sweep implementation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Backend {
+    /// AVX-512F, 16 nonces per register.
+    Avx512,
+    /// The SHA-NI instructions, several nonces interleaved.
+    Shani,
+    /// AVX2, 8 nonces per register.
+    Avx2,
     /// Portable Rust, one nonce at a time.
     Soft,
 }
@@ -219,20 +235,39 @@ pub enum BackendError {
 }
 
 impl Backend {
-    /// Every backend this build knows, best first on a typical CPU.
-    pub const ALL: &'static [Backend] = &[Backend::Soft];
+    /// Every backend this build knows, best first on a typical CPU; a
+    /// backend that fails its self-test falls back to the next one.
+    pub const ALL: &'static [Backend] = &[
+        Backend::Avx512,
+        Backend::Shani,
+        Backend::Avx2,
+        Backend::Soft,
+    ];
 
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
+            Backend::Avx512 => "avx512",
+            Backend::Shani => "shani",
+            Backend::Avx2 => "avx2",
             Backend::Soft => "soft",
         }
     }
 
     /// Whether this CPU and OS can run the backend (checked at run time).
     pub fn is_supported(self) -> bool {
-        match self {
-            Backend::Soft => true,
+        #[cfg(target_arch = "x86_64")]
+        {
+            match self {
+                Backend::Avx512 => x86_avx512::is_supported(),
+                Backend::Shani => x86_shani::is_supported(),
+                Backend::Avx2 => x86_avx2::is_supported(),
+                Backend::Soft => true,
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            self == Backend::Soft
         }
     }
 
@@ -250,9 +285,29 @@ impl Backend {
     #[inline]
     pub fn sweep(self, work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
         debug_assert!(first <= last);
-        match self {
-            Backend::Soft => soft::sweep(work, first, last, hits),
+        if first > last {
+            return;
         }
+        #[cfg(target_arch = "x86_64")]
+        if self != Backend::Soft {
+            // A cached CPUID check: cheap next to a chunk of hashing, and it
+            // keeps this function safe whoever calls it.
+            assert!(
+                self.is_supported(),
+                "backend {self} is not supported on this CPU"
+            );
+            // SAFETY: the CPU supports the kernel's target features (just checked).
+            unsafe {
+                match self {
+                    Backend::Avx512 => x86_avx512::sweep(work, first, last, hits),
+                    Backend::Shani => x86_shani::sweep(work, first, last, hits),
+                    Backend::Avx2 => x86_avx2::sweep(work, first, last, hits),
+                    Backend::Soft => {}
+                }
+            }
+            return;
+        }
+        soft::sweep(work, first, last, hits)
     }
 }
 
@@ -296,13 +351,11 @@ impl FromStr for BackendChoice {
 }
 
 impl BackendChoice {
-    /// Resolve to a concrete backend. `Auto` picks the fastest backend
-    /// available on this CPU.
+    /// Resolve to a concrete backend that passed its self-test. `Auto`
+    /// calibrates and picks the fastest; see [`select`], which also gives
+    /// the reason.
     pub fn resolve(self) -> Backend {
-        match self {
-            BackendChoice::Fixed(b) => b,
-            BackendChoice::Auto => Backend::available()[0],
-        }
+        select(self).backend
     }
 }
 

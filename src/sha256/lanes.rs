@@ -1,0 +1,436 @@
+//! The SHA-256d nonce search written once for any lane type.
+//!
+//! The AVX2 (8 lanes) and AVX-512 (16 lanes) kernels differ only in how
+//! they add, rotate and select 32-bit lanes; the algorithm, and every
+//! saving in it, is here, generic over [`Lanes`]. Each kernel module
+//! implements [`Lanes`] for its vector type and calls [`sweep`] from a
+//! `#[target_feature]` function, into which everything here is inlined.
+//!
+//! Per nonce group, the savings over two plain compressions are:
+//! - block 1 enters as the midstate; rounds 0-2 of block 2 and the
+//!   nonce-free half of round 3 are computed once per work unit ([`Pre`]);
+//! - W16 and W17 are constants, W18..W32 only add their nonce-dependent
+//!   terms to precomputed constants, and no zero padding word is ever added;
+//!   K+W is one constant wherever W is;
+//! - round 0 of the second hash is two additions to constants from the IV,
+//!   and rounds 1-3 add W to a precomputed `h + K`;
+//! - only `H7` of the second hash is produced: rounds 57-60 compute only the
+//!   e-chain and rounds 61-63 are not run at all;
+//! - one compare per lane group of `bswap(H7)` with the target's top word
+//!   (`H7 == 0` when that word is zero) finds the candidates, and only
+//!   candidates get the full 256-bit check.
+
+use super::{big_sigma0, big_sigma1, ch, maj, small_sigma0, small_sigma1, WorkUnit, IV, K};
+
+/// 32-bit lanes of one SIMD register, with the operations SHA-256 needs.
+///
+/// # Safety
+/// Every method executes instructions of the implementing kernel's target
+/// features: callers must have checked that the CPU supports them.
+pub(crate) trait Lanes: Copy {
+    /// Number of lanes.
+    const N: usize;
+    unsafe fn splat(x: u32) -> Self;
+    /// `base + i` in lane `i` (wrapping).
+    unsafe fn iota(base: u32) -> Self;
+    unsafe fn add(self, o: Self) -> Self;
+    /// Σ0 (rotations 2, 13, 22).
+    unsafe fn bsig0(self) -> Self;
+    /// Σ1 (rotations 6, 11, 25).
+    unsafe fn bsig1(self) -> Self;
+    /// σ0 (rotations 7, 18, shift 3).
+    unsafe fn ssig0(self) -> Self;
+    /// σ1 (rotations 17, 19, shift 10).
+    unsafe fn ssig1(self) -> Self;
+    unsafe fn ch(e: Self, f: Self, g: Self) -> Self;
+    /// Maj(a, b, c), and a value to pass as `carry` to the next round's
+    /// call. `carry` is what the previous round returned: kernels without a
+    /// three-input logic instruction compute Maj as `b ^ ((a ^ b) & (b ^ c))`
+    /// and carry `a ^ b`, which is the next round's `b ^ c`.
+    unsafe fn maj(a: Self, b: Self, c: Self, carry: Self) -> (Self, Self);
+    /// Byte swap of every lane.
+    unsafe fn bswap(self) -> Self;
+    /// Bit `i` set when lane `i` of `self` is `<= o` (unsigned).
+    unsafe fn le_mask(self, o: Self) -> u32;
+    /// Bit `i` set when lane `i` of `self` equals `o`.
+    unsafe fn eq_mask(self, o: Self) -> u32;
+}
+
+const PAD: u32 = 0x8000_0000;
+/// Length words: block 2 closes an 80-byte message, the second hash a 32-byte one.
+const LEN1: u32 = 640;
+const LEN2: u32 = 256;
+
+/// Everything about a work unit that does not depend on the nonce,
+/// computed once per sweep.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Pre {
+    /// The midstate, for the feed-forward after block 2.
+    mid: [u32; 8],
+    /// State at the start of round 3 of block 2.
+    s3: [u32; 8],
+    /// `e` and `a` after round 3 are these plus W3 (the nonce).
+    r3_e: u32,
+    r3_a: u32,
+    /// `h + K + W` and `d + h + K + W` of rounds 4, 5, 6, where h and d
+    /// are still nonce-free.
+    hk4: u32,
+    dh4: u32,
+    hk5: u32,
+    dh5: u32,
+    hk6: u32,
+    dh6: u32,
+    /// W16 and W17, and the constant parts of W18, W19.
+    w16: u32,
+    w17: u32,
+    c18: u32,
+    c19: u32,
+    /// Constant parts of W30, W31, W32.
+    c30: u32,
+    c31: u32,
+    c32: u32,
+}
+
+impl Pre {
+    pub(crate) fn new(work: &WorkUnit) -> Pre {
+        let [w0, w1, w2] = work.tail;
+        let mut s = work.midstate;
+        for (t, w) in [w0, w1, w2].into_iter().enumerate() {
+            let [a, b, c, d, e, f, g, h] = s;
+            let t1 = h
+                .wrapping_add(big_sigma1(e))
+                .wrapping_add(ch(e, f, g))
+                .wrapping_add(K[t])
+                .wrapping_add(w);
+            let t2 = big_sigma0(a).wrapping_add(maj(a, b, c));
+            s = [t1.wrapping_add(t2), a, b, c, d.wrapping_add(t1), e, f, g];
+        }
+        let [a, b, c, d, e, f, g, h] = s;
+        let r3 = h
+            .wrapping_add(big_sigma1(e))
+            .wrapping_add(ch(e, f, g))
+            .wrapping_add(K[3]);
+        let hk4 = g.wrapping_add(K[4]).wrapping_add(PAD);
+        let hk5 = f.wrapping_add(K[5]);
+        let hk6 = e.wrapping_add(K[6]);
+        let w16 = small_sigma0(w1).wrapping_add(w0);
+        let w17 = small_sigma1(LEN1)
+            .wrapping_add(small_sigma0(w2))
+            .wrapping_add(w1);
+        Pre {
+            mid: work.midstate,
+            s3: s,
+            r3_e: d.wrapping_add(r3),
+            r3_a: r3.wrapping_add(big_sigma0(a)).wrapping_add(maj(a, b, c)),
+            // Start of round 4: (a4, a, b, c, e4, e, f, g); round 5 has
+            // (.., a, b, .., e, f) in the c, d, g, h roles, round 6 (.., a, .., e).
+            hk4,
+            dh4: c.wrapping_add(hk4),
+            hk5,
+            dh5: b.wrapping_add(hk5),
+            hk6,
+            dh6: a.wrapping_add(hk6),
+            w16,
+            w17,
+            c18: small_sigma1(w16).wrapping_add(w2),
+            c19: small_sigma1(w17).wrapping_add(small_sigma0(PAD)),
+            c30: small_sigma0(LEN1),
+            c31: small_sigma0(w16).wrapping_add(LEN1),
+            c32: small_sigma0(w17).wrapping_add(w16),
+        }
+    }
+}
+
+/// The nonce-free start of the second hash, folded at compile time.
+struct Second {
+    /// `e` and `a` after round 0 are these plus W0.
+    e1: u32,
+    a1: u32,
+    /// `h + K` and `d + h + K` of rounds 1, 2, 3 (h and d are still IV
+    /// words); W of the round is added to each.
+    hk1: u32,
+    dh1: u32,
+    hk2: u32,
+    dh2: u32,
+    hk3: u32,
+    dh3: u32,
+}
+
+const SECOND: Second = {
+    let [a, b, c, d, e, f, g, h] = IV;
+    let r0 = h
+        .wrapping_add(big_sigma1(e))
+        .wrapping_add(ch(e, f, g))
+        .wrapping_add(K[0]);
+    Second {
+        e1: d.wrapping_add(r0),
+        a1: r0.wrapping_add(big_sigma0(a)).wrapping_add(maj(a, b, c)),
+        hk1: g.wrapping_add(K[1]),
+        dh1: c.wrapping_add(g).wrapping_add(K[1]),
+        hk2: f.wrapping_add(K[2]),
+        dh2: b.wrapping_add(f).wrapping_add(K[2]),
+        hk3: e.wrapping_add(K[3]),
+        dh3: a.wrapping_add(e).wrapping_add(K[3]),
+    }
+};
+
+/// Position in the state array of role `k` (0 = a .. 7 = h) at round `t`.
+/// The roles rotate through the array instead of the values moving.
+///
+/// The `h` slot holds `h + K + W` of the round and the `d` slot holds
+/// `d + h + K + W`: both are computed one round early, from `g` and `c`,
+/// so that those can die before Ch and Maj, whose `vpternlogd` overwrites
+/// an input. (LLVM reassociates the additions and picks its own order, so
+/// the instruction count ends up the same as with the textbook round; see
+/// docs/benchmarks.md.)
+#[inline(always)]
+const fn pos(t: usize, k: usize) -> usize {
+    (k + 8 - t % 8) % 8
+}
+
+/// The working state of a compression: the eight roles (see [`pos`]) and
+/// what Maj carries between rounds (`b ^ c`, see [`Lanes::maj`]).
+struct State<V> {
+    s: [V; 8],
+    bc: V,
+}
+
+/// Round `T` given the next round's `h + K + W` and `d + h + K + W`.
+#[inline(always)]
+unsafe fn round_pre<V: Lanes, const T: usize>(st: &mut State<V>, hk_next: V, dh_next: V) {
+    let s = &mut st.s;
+    let (a, b, c) = (s[pos(T, 0)], s[pos(T, 1)], s[pos(T, 2)]);
+    let (dh, e, f, g, hk) = (
+        s[pos(T, 3)],
+        s[pos(T, 4)],
+        s[pos(T, 5)],
+        s[pos(T, 6)],
+        s[pos(T, 7)],
+    );
+    let x = e.bsig1().add(V::ch(e, f, g));
+    let (maj, carry) = V::maj(a, b, c, st.bc);
+    st.bc = carry;
+    s[pos(T, 6)] = hk_next;
+    s[pos(T, 2)] = dh_next;
+    s[pos(T, 3)] = dh.add(x);
+    s[pos(T, 7)] = hk.add(x).add(a.bsig0().add(maj));
+}
+
+/// Round `T` given the next round's `K + W`.
+#[inline(always)]
+unsafe fn round<V: Lanes, const T: usize>(st: &mut State<V>, kw_next: V) {
+    let hk_next = st.s[pos(T, 6)].add(kw_next);
+    let dh_next = st.s[pos(T, 2)].add(hk_next);
+    round_pre::<V, T>(st, hk_next, dh_next);
+}
+
+/// The last round of a compression: `g` and `c` simply become `h` and `d`.
+#[inline(always)]
+unsafe fn round_last<V: Lanes, const T: usize>(st: &mut State<V>) {
+    round_pre::<V, T>(st, st.s[pos(T, 6)], st.s[pos(T, 2)]);
+}
+
+/// A round that computes only the new `e` (rounds 57-60 of the second
+/// hash), and the next round's sums when `kw_next` is given.
+#[inline(always)]
+unsafe fn round_e<V: Lanes, const T: usize>(st: &mut State<V>, kw_next: Option<V>) {
+    let s = &mut st.s;
+    let (dh, e, f, g) = (s[pos(T, 3)], s[pos(T, 4)], s[pos(T, 5)], s[pos(T, 6)]);
+    if let Some(kw) = kw_next {
+        let hk_next = g.add(kw);
+        s[pos(T, 2)] = s[pos(T, 2)].add(hk_next);
+        s[pos(T, 6)] = hk_next;
+    }
+    s[pos(T, 3)] = dh.add(e.bsig1()).add(V::ch(e, f, g));
+}
+
+/// The general message schedule step for word `T`.
+#[inline(always)]
+unsafe fn sched<V: Lanes, const T: usize>(w: &mut [V; 64]) {
+    w[T] = w[T - 2]
+        .ssig1()
+        .add(w[T - 7])
+        .add(w[T - 15].ssig0())
+        .add(w[T - 16]);
+}
+
+/// Rounds whose next `K + W` is a constant.
+macro_rules! const_rounds {
+    ($V:ty, $s:ident, $kw:expr; $($t:literal)*) => {
+        $( round::<$V, $t>(&mut $s, <$V>::splat($kw($t + 1))); )*
+    };
+}
+
+/// Rounds whose next W is already in `w`.
+macro_rules! w_rounds {
+    ($V:ty, $s:ident, $w:ident, $k:ident; $($t:literal)*) => {
+        $( round::<$V, $t>(&mut $s, $w[$t + 1].add(<$V>::splat($k[$t + 1]))); )*
+    };
+}
+
+/// Rounds that first extend the message schedule by the next word.
+macro_rules! sched_rounds {
+    ($V:ty, $s:ident, $w:ident, $k:ident; $($t:literal)*) => {
+        $(
+            sched::<$V, { $t + 1 }>(&mut $w);
+            round::<$V, $t>(&mut $s, $w[$t + 1].add(<$V>::splat($k[$t + 1])));
+        )*
+    };
+}
+
+/// The second hash's `e` after round 60 for the nonces whose byte-swapped
+/// values (W3 of block 2) are in `n`. `H7 = result + IV[7]`.
+///
+/// `k1` and `k2` are both [`K`], behind references the optimizer cannot see
+/// through: as one compile-time constant, each `K[t]` would be shared by the
+/// two hashes, and a value with two uses is broadcast into a register
+/// instead of folded into the addition as an embedded `{1to16}` operand.
+#[inline(always)]
+pub(crate) unsafe fn e61<V: Lanes>(p: &Pre, n: V, k1: &[u32; 64], k2: &[u32; 64]) -> V {
+    let sp = V::splat;
+    // ---- Block 2 of the first hash, from the state at round 4.
+    let [a, b, _, _, e, f, _, _] = p.s3;
+    let mut s = State {
+        s: [sp(0); 8],
+        bc: sp(a ^ b),
+    };
+    // Roles at round 4: (a4, a, b, c, e4, e, f, g).
+    s.s[pos(4, 0)] = sp(p.r3_a).add(n);
+    s.s[pos(4, 1)] = sp(a);
+    s.s[pos(4, 2)] = sp(b);
+    s.s[pos(4, 3)] = sp(p.dh4);
+    s.s[pos(4, 4)] = sp(p.r3_e).add(n);
+    s.s[pos(4, 5)] = sp(e);
+    s.s[pos(4, 6)] = sp(f);
+    s.s[pos(4, 7)] = sp(p.hk4);
+    round_pre::<V, 4>(&mut s, sp(p.hk5), sp(p.dh5));
+    round_pre::<V, 5>(&mut s, sp(p.hk6), sp(p.dh6));
+    // W7..W14 are zero, W15 is the length.
+    const_rounds!(V, s, |t: usize| match t {
+        15 => k1[t].wrapping_add(LEN1),
+        16 => k1[t].wrapping_add(p.w16),
+        17 => k1[t].wrapping_add(p.w17),
+        _ => k1[t],
+    }; 6 7 8 9 10 11 12 13 14 15 16);
+    let mut w = [sp(0); 64];
+    w[16] = sp(p.w16);
+    w[17] = sp(p.w17);
+    w[18] = sp(p.c18).add(n.ssig0());
+    w[19] = sp(p.c19).add(n);
+    w[20] = w[18].ssig1().add(sp(PAD));
+    w[21] = w[19].ssig1();
+    w[22] = w[20].ssig1().add(sp(LEN1));
+    w[23] = w[21].ssig1().add(w[16]);
+    w[24] = w[22].ssig1().add(w[17]);
+    w[25] = w[23].ssig1().add(w[18]);
+    w[26] = w[24].ssig1().add(w[19]);
+    w[27] = w[25].ssig1().add(w[20]);
+    w[28] = w[26].ssig1().add(w[21]);
+    w[29] = w[27].ssig1().add(w[22]);
+    w[30] = w[28].ssig1().add(w[23]).add(sp(p.c30));
+    w[31] = w[29].ssig1().add(w[24]).add(sp(p.c31));
+    w[32] = w[30].ssig1().add(w[25]).add(sp(p.c32));
+    w_rounds!(V, s, w, k1; 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
+    sched_rounds!(V, s, w, k1; 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54
+        55 56 57 58 59 60 61 62);
+    round_last::<V, 63>(&mut s);
+    // After round 63 the roles are back at their home positions.
+    let mut x = [sp(0); 64];
+    for (xi, (si, mi)) in x.iter_mut().zip(s.s.iter().zip(p.mid)) {
+        *xi = si.add(sp(mi));
+    }
+
+    // ---- The second hash, of the 32-byte first digest.
+    let mut s = State {
+        s: [sp(0); 8],
+        bc: sp(IV[0] ^ IV[1]),
+    };
+    // Roles at round 1: (a1, A, B, C, e1, E, F, G) of the IV.
+    s.s[pos(1, 0)] = sp(SECOND.a1).add(x[0]);
+    s.s[pos(1, 1)] = sp(IV[0]);
+    s.s[pos(1, 2)] = sp(IV[1]);
+    s.s[pos(1, 3)] = sp(SECOND.dh1).add(x[1]);
+    s.s[pos(1, 4)] = sp(SECOND.e1).add(x[0]);
+    s.s[pos(1, 5)] = sp(IV[4]);
+    s.s[pos(1, 6)] = sp(IV[5]);
+    s.s[pos(1, 7)] = sp(SECOND.hk1).add(x[1]);
+    round_pre::<V, 1>(&mut s, sp(SECOND.hk2).add(x[2]), sp(SECOND.dh2).add(x[2]));
+    round_pre::<V, 2>(&mut s, sp(SECOND.hk3).add(x[3]), sp(SECOND.dh3).add(x[3]));
+    w_rounds!(V, s, x, k2; 3 4 5 6);
+    // W8 is the padding bit, W9..W14 zero, W15 the length.
+    const_rounds!(V, s, |t: usize| match t {
+        8 => k2[t].wrapping_add(PAD),
+        15 => k2[t].wrapping_add(LEN2),
+        _ => k2[t],
+    }; 7 8 9 10 11 12 13 14);
+    x[16] = x[1].ssig0().add(x[0]);
+    x[17] = x[2].ssig0().add(x[1]).add(sp(small_sigma1(LEN2)));
+    x[18] = x[16].ssig1().add(x[3].ssig0()).add(x[2]);
+    x[19] = x[17].ssig1().add(x[4].ssig0()).add(x[3]);
+    x[20] = x[18].ssig1().add(x[5].ssig0()).add(x[4]);
+    x[21] = x[19].ssig1().add(x[6].ssig0()).add(x[5]);
+    x[22] = x[20].ssig1().add(x[7].ssig0()).add(x[6]).add(sp(LEN2));
+    x[23] = x[21]
+        .ssig1()
+        .add(x[16])
+        .add(x[7])
+        .add(sp(small_sigma0(PAD)));
+    x[24] = x[22].ssig1().add(x[17]).add(sp(PAD));
+    x[25] = x[23].ssig1().add(x[18]);
+    x[26] = x[24].ssig1().add(x[19]);
+    x[27] = x[25].ssig1().add(x[20]);
+    x[28] = x[26].ssig1().add(x[21]);
+    x[29] = x[27].ssig1().add(x[22]);
+    x[30] = x[28].ssig1().add(x[23]).add(sp(small_sigma0(LEN2)));
+    x[31] = x[29].ssig1().add(x[24]).add(x[16].ssig0()).add(sp(LEN2));
+    w_rounds!(V, s, x, k2; 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30);
+    sched_rounds!(V, s, x, k2; 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53
+        54 55 56);
+    macro_rules! e_rounds {
+        ($($t:literal)*) => {
+            $(
+                sched::<V, { $t + 1 }>(&mut x);
+                round_e::<V, $t>(&mut s, Some(x[$t + 1].add(sp(k2[$t + 1]))));
+            )*
+        };
+    }
+    e_rounds!(57 58 59);
+    round_e::<V, 60>(&mut s, None);
+    s.s[pos(60, 3)]
+}
+
+/// Sweep `first..=last` with lane type `V`: the whole kernel, generic.
+///
+/// # Safety
+/// The CPU must support the target features `V`'s operations use.
+#[inline(always)]
+pub(crate) unsafe fn sweep<V: Lanes>(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
+    let pre = Pre::new(work);
+    let (k1, k2) = (core::hint::black_box(&K), core::hint::black_box(&K));
+    let top = work.target.top();
+    let n = V::N as u32;
+    let mut base = first;
+    loop {
+        let e = e61::<V>(&pre, V::iota(base).bswap(), k1, k2);
+        let mut mask = if top == 0 {
+            e.eq_mask(V::splat(IV[7].wrapping_neg()))
+        } else {
+            e.add(V::splat(IV[7])).bswap().le_mask(V::splat(top))
+        };
+        let remaining = last - base;
+        if remaining < n - 1 {
+            mask &= (1u32 << (remaining + 1)) - 1;
+        }
+        while mask != 0 {
+            let nonce = base.wrapping_add(mask.trailing_zeros());
+            if work.target.is_met_by_state(&work.hash_state(nonce)) {
+                hits.push(nonce);
+            }
+            mask &= mask - 1;
+        }
+        if remaining < n {
+            break;
+        }
+        base += n;
+    }
+}

@@ -1,0 +1,199 @@
+//! The SHA-NI kernel: the CPU's SHA-256 instructions, several nonces at once.
+//!
+//! `sha256rnds2` does two rounds but has a latency of several cycles, so a
+//! single hash leaves the SHA unit idle most of the time. This kernel
+//! interleaves [`WAYS`] independent nonces, instruction by instruction, to
+//! keep it busy. Savings over two plain compressions: the midstate, rounds
+//! 0-1 of block 2 computed once, constant K+W of the padding words computed
+//! once, and the second hash stops after round 61 (only `H7` is needed,
+//! which is the `e` of round 60, the F word of that `sha256rnds2`).
+//!
+//! Register layout (Intel's): `abef` holds A, B, E, F in lanes 3..0, `cdgh`
+//! holds C, D, G, H; message vectors hold W[4g..4g+4] in lanes 0..3.
+
+use core::arch::x86_64::*;
+
+use super::{WorkUnit, IV, K};
+
+/// Nonces hashed side by side.
+const WAYS: usize = 3;
+
+const PAD: u32 = 0x8000_0000;
+
+/// Nonce-free values of one work unit.
+struct Pre {
+    /// The midstate as ABEF / CDGH.
+    mid_abef: __m128i,
+    mid_cdgh: __m128i,
+    /// State after rounds 0-1 of block 2 (ABEF).
+    abef1: __m128i,
+    /// `W2 + K2` (round 2); round 3 adds the nonce to K3.
+    wk2: u32,
+    /// W0, W1, W2 of block 2 in lanes 0..2 (the nonce goes in lane 3).
+    msg0: __m128i,
+}
+
+#[inline(always)]
+unsafe fn to_abef(s: &[u32; 8]) -> (__m128i, __m128i) {
+    let i = |x: u32| x as i32;
+    (
+        _mm_set_epi32(i(s[0]), i(s[1]), i(s[4]), i(s[5])),
+        _mm_set_epi32(i(s[2]), i(s[3]), i(s[6]), i(s[7])),
+    )
+}
+
+#[inline(always)]
+unsafe fn words(a: u32, b: u32, c: u32, d: u32) -> __m128i {
+    _mm_setr_epi32(a as i32, b as i32, c as i32, d as i32)
+}
+
+/// `K[4g..4g+4]` as a vector.
+#[inline(always)]
+unsafe fn k4(g: usize) -> __m128i {
+    words(K[4 * g], K[4 * g + 1], K[4 * g + 2], K[4 * g + 3])
+}
+
+/// Four rounds on every way with message+constant vectors `wk`.
+#[inline(always)]
+unsafe fn rounds4(abef: &mut [__m128i; WAYS], cdgh: &mut [__m128i; WAYS], wk: [__m128i; WAYS]) {
+    for j in 0..WAYS {
+        cdgh[j] = _mm_sha256rnds2_epu32(cdgh[j], abef[j], wk[j]);
+    }
+    for j in 0..WAYS {
+        abef[j] = _mm_sha256rnds2_epu32(abef[j], cdgh[j], _mm_shuffle_epi32::<0x0e>(wk[j]));
+    }
+}
+
+/// W[4g..4g+4] from the four previous message vectors.
+#[inline(always)]
+unsafe fn next_msg(m4: __m128i, m3: __m128i, m2: __m128i, m1: __m128i) -> __m128i {
+    let t = _mm_add_epi32(_mm_sha256msg1_epu32(m4, m3), _mm_alignr_epi8::<4>(m1, m2));
+    _mm_sha256msg2_epu32(t, m1)
+}
+
+/// Message groups 4.. : extend the schedule, then four rounds.
+macro_rules! sched_groups {
+    ($m:ident, $abef:ident, $cdgh:ident; $($g:literal)*) => {
+        $(
+            let mut wk = [_mm_setzero_si128(); WAYS];
+            for j in 0..WAYS {
+                $m[$g][j] = next_msg($m[$g - 4][j], $m[$g - 3][j], $m[$g - 2][j], $m[$g - 1][j]);
+                wk[j] = _mm_add_epi32($m[$g][j], k4($g));
+            }
+            rounds4(&mut $abef, &mut $cdgh, wk);
+        )*
+    };
+}
+
+/// `H7` of the double SHA-256 of each way's nonce.
+#[inline(always)]
+unsafe fn h7(p: &Pre, nonce: [u32; WAYS]) -> [u32; WAYS] {
+    let zero = _mm_setzero_si128();
+    let mut abef = [zero; WAYS];
+    let mut cdgh = [p.abef1; WAYS];
+    let mut m = [[zero; WAYS]; 16];
+    for j in 0..WAYS {
+        let n = nonce[j].swap_bytes();
+        let wk23 = _mm_cvtsi64_si128((((n.wrapping_add(K[3])) as u64) << 32 | p.wk2 as u64) as i64);
+        abef[j] = _mm_sha256rnds2_epu32(p.mid_abef, p.abef1, wk23);
+        m[0][j] = _mm_insert_epi32::<3>(p.msg0, n as i32);
+        m[1][j] = words(PAD, 0, 0, 0);
+        m[2][j] = zero;
+        m[3][j] = words(0, 0, 0, 640);
+    }
+    // Groups 1-3 of block 2 are padding: K + W is constant.
+    for (g, msg) in m.iter().enumerate().take(4).skip(1) {
+        let wk = _mm_add_epi32(msg[0], k4(g));
+        rounds4(&mut abef, &mut cdgh, [wk; WAYS]);
+    }
+    sched_groups!(m, abef, cdgh; 4 5 6 7 8 9 10 11 12 13 14 15);
+
+    // Feed-forward, then the first digest becomes W0..W7 of the second hash.
+    let (iv_abef, iv_cdgh) = to_abef(&IV);
+    let mut x = [[zero; WAYS]; 16];
+    for j in 0..WAYS {
+        let s0 = _mm_add_epi32(abef[j], p.mid_abef);
+        let s1 = _mm_add_epi32(cdgh[j], p.mid_cdgh);
+        let feba = _mm_shuffle_epi32::<0x1b>(s0);
+        let dchg = _mm_shuffle_epi32::<0xb1>(s1);
+        x[0][j] = _mm_blend_epi16::<0xf0>(feba, dchg);
+        x[1][j] = _mm_alignr_epi8::<8>(dchg, feba);
+        x[2][j] = words(PAD, 0, 0, 0);
+        x[3][j] = words(0, 0, 0, 256);
+        abef[j] = iv_abef;
+        cdgh[j] = iv_cdgh;
+    }
+    for (g, msg) in x.iter().enumerate().take(2) {
+        let wk = msg.map(|v| _mm_add_epi32(v, k4(g)));
+        rounds4(&mut abef, &mut cdgh, wk);
+    }
+    for (g, msg) in x.iter().enumerate().take(4).skip(2) {
+        let wk = _mm_add_epi32(msg[0], k4(g));
+        rounds4(&mut abef, &mut cdgh, [wk; WAYS]);
+    }
+    sched_groups!(x, abef, cdgh; 4 5 6 7 8 9 10 11 12 13 14);
+    // Rounds 60-61 only: their F word is the e of round 60, which becomes
+    // H after three more rounds that are not run.
+    let mut out = [0u32; WAYS];
+    for j in 0..WAYS {
+        let m15 = next_msg(x[11][j], x[12][j], x[13][j], x[14][j]);
+        let wk = _mm_add_epi32(m15, k4(15));
+        let last = _mm_sha256rnds2_epu32(cdgh[j], abef[j], wk);
+        out[j] = (_mm_cvtsi128_si32(last) as u32).wrapping_add(IV[7]);
+    }
+    out
+}
+
+/// Sweep `first..=last`.
+///
+/// # Safety
+/// The CPU must support the enabled target features ([`is_supported`]).
+#[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+#[inline(never)]
+pub(crate) unsafe fn sweep(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
+    let [w0, w1, w2] = work.tail;
+    let (mid_abef, mid_cdgh) = to_abef(&work.midstate);
+    let wk01 = words(w0.wrapping_add(K[0]), w1.wrapping_add(K[1]), 0, 0);
+    let p = Pre {
+        mid_abef,
+        mid_cdgh,
+        abef1: _mm_sha256rnds2_epu32(mid_cdgh, mid_abef, wk01),
+        wk2: w2.wrapping_add(K[2]),
+        msg0: words(w0, w1, w2, 0),
+    };
+    let top = work.target.top();
+    let mut base = first;
+    loop {
+        let remaining = last - base;
+        let mut nonces = [0u32; WAYS];
+        for (j, n) in nonces.iter_mut().enumerate() {
+            // Past `last`, repeat it: the extra ways are ignored below.
+            *n = base.wrapping_add((j as u32).min(remaining));
+        }
+        let h = h7(&p, nonces);
+        for j in 0..WAYS {
+            let candidate = if top == 0 {
+                h[j] == 0
+            } else {
+                h[j].swap_bytes() <= top
+            };
+            if candidate
+                && (j as u32) <= remaining
+                && work.target.is_met_by_state(&work.hash_state(nonces[j]))
+            {
+                hits.push(nonces[j]);
+            }
+        }
+        if remaining < WAYS as u32 {
+            break;
+        }
+        base += WAYS as u32;
+    }
+}
+
+/// Whether this CPU and OS support the kernel.
+pub(crate) fn is_supported() -> bool {
+    std::arch::is_x86_feature_detected!("sha")
+        && std::arch::is_x86_feature_detected!("sse4.1")
+        && std::arch::is_x86_feature_detected!("ssse3")
+}
