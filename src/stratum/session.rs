@@ -535,11 +535,19 @@ impl Client<'_> {
             "submitting share"
         );
         let job = share.job_id.clone();
-        let id = self.send(
+        let id = match self.send(
             s,
             Request::Submit(submit),
             Pending::Submit { share_job: job },
-        )?;
+        ) {
+            Ok(id) => id,
+            Err(e) => {
+                // The connection is gone (the line may have left in part):
+                // keep the share for the next session, as a resubmission.
+                self.queue_offline(share, true);
+                return Err(e);
+            }
+        };
         s.inflight.insert(id, (share, resubmit));
         Ok(true)
     }
