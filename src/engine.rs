@@ -268,6 +268,13 @@ impl Miner {
         &self.shared.counters
     }
 
+    /// A reader of the per-thread hash counts that can be kept apart from
+    /// the miner (for example by a stats reporter thread).
+    pub fn hash_counts(&self) -> impl Fn() -> Vec<u64> + Send + Sync + 'static {
+        let shared = Arc::clone(&self.shared);
+        move || shared.counters.per_thread()
+    }
+
     pub fn threads(&self) -> usize {
         self.threads
     }

@@ -14,6 +14,7 @@
 //! - [`engine`]: the parallel search;
 //! - [`gbt`]: solo mining against a node (getblocktemplate, submitblock);
 //! - [`bench`], [`remine`]: the commands built directly on the engine;
+//! - [`stratum`]: pool mining over Stratum v1;
 //! - [`teach`], [`profit`]: the nonce-search walkthrough and the profitability model;
 //! - [`progress`], [`units`]: how progress and rates are shown.
 
@@ -31,6 +32,7 @@ pub mod remine;
 pub mod sha256;
 pub mod shutdown;
 pub mod stats;
+pub mod stratum;
 pub mod teach;
 pub mod units;
 pub mod work;

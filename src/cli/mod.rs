@@ -10,6 +10,7 @@ use noncesweep::sha256::{Backend, BackendChoice};
 mod bench;
 pub mod config;
 pub mod monitor;
+mod pool;
 mod profit;
 mod remine;
 mod solo;
@@ -99,6 +100,8 @@ pub enum Command {
     Remine(remine::RemineArgs),
     /// Mine blocks for your own node (getblocktemplate/submitblock).
     Solo(Box<solo::SoloArgs>),
+    /// Mine for a Stratum v1 pool (with backups, TLS, version rolling).
+    Pool(pool::PoolArgs),
     /// A guided walkthrough of the nonce search on real data.
     Teach(teach::TeachArgs),
     /// Estimate what mining earns: revenue, energy cost, break-even, luck.
@@ -117,6 +120,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Bench(args)) => bench::run(&cli.common, &args),
         Some(Command::Remine(args)) => remine::run(&cli.common, &args),
         Some(Command::Solo(args)) => solo::run(&cli.common, &args),
+        Some(Command::Pool(args)) => pool::run(&cli.common, &args),
         Some(Command::Teach(args)) => teach::run(&cli.common, &args),
         Some(Command::Profit(args)) => profit::run(&cli.common, &args, None),
     }

@@ -43,9 +43,9 @@ pub struct Monitoring {
 impl MonitorArgs {
     /// Check values that clap cannot.
     pub fn validate(&self) -> Result<()> {
-        if !(self.status_interval.is_finite() && self.status_interval >= 1.0) {
+        if !(self.status_interval.is_finite() && self.status_interval >= 0.1) {
             bail!(
-                "--status-interval must be at least 1 second, got {}",
+                "--status-interval must be at least 0.1 seconds, got {}",
                 self.status_interval
             );
         }

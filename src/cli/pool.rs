@@ -1,0 +1,148 @@
+//! `noncesweep pool`: mine for a Stratum v1 pool (with backups), print a
+//! status line every few seconds on stderr and a summary on stdout when
+//! stopped (Ctrl-C, SIGTERM or `--max-shares`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use noncesweep::engine::{Miner, MinerConfig};
+use noncesweep::shutdown;
+use noncesweep::stats::{summary_line, Stats};
+use noncesweep::stratum::session::{self, SessionConfig};
+use noncesweep::stratum::stats::ShareStats;
+use noncesweep::stratum::transport::PoolUrl;
+use noncesweep::stratum::wire::Difficulty;
+use noncesweep::units::format_rate;
+
+use super::Common;
+
+#[derive(Debug, Args)]
+pub struct PoolArgs {
+    /// Pool URL: stratum+tcp://host:port, or stratum+ssl:// (alias
+    /// stratum+tls://) for TLS. Repeat for backup pools, in order of
+    /// preference.
+    #[arg(short = 'o', long = "url", value_name = "URL", required = true, value_parser = parse_url)]
+    pub urls: Vec<PoolUrl>,
+    /// Pool user (often `ADDRESS.WORKER` or `ACCOUNT.WORKER`).
+    #[arg(short = 'u', long = "user", value_name = "USER")]
+    pub user: String,
+    /// Pool password (most pools ignore it; some read options from it).
+    #[arg(
+        short = 'p',
+        long = "pass",
+        value_name = "PASS",
+        env = "NONCESWEEP_POOL_PASSWORD",
+        hide_env_values = true,
+        default_value = "x"
+    )]
+    pub password: String,
+    /// Ask the pool for this share difficulty (mining.suggest_difficulty).
+    #[arg(long = "suggest-diff", value_name = "D", value_parser = parse_difficulty)]
+    pub suggest_diff: Option<Difficulty>,
+    /// Do not ask for BIP310 version rolling.
+    #[arg(long)]
+    pub no_version_rolling: bool,
+    /// Accept any TLS certificate (self-signed test pools only).
+    #[arg(long)]
+    pub tls_insecure: bool,
+    /// Stop after this many accepted shares.
+    #[arg(long, value_name = "N")]
+    pub max_shares: Option<u64>,
+    /// Reconnect when nothing is heard from the pool for this many seconds.
+    #[arg(
+        short = 'T',
+        long = "timeout",
+        value_name = "SECS",
+        default_value = "300"
+    )]
+    pub timeout: u64,
+    /// Longest wait between reconnection attempts, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "30")]
+    pub retry_max: f64,
+    /// While on a backup pool, check this often (seconds) whether an
+    /// earlier pool is back.
+    #[arg(long, value_name = "SECS", default_value = "60")]
+    pub failback: f64,
+}
+
+fn parse_url(s: &str) -> Result<PoolUrl, String> {
+    s.parse()
+        .map_err(|e: noncesweep::stratum::transport::UrlError| e.to_string())
+}
+
+fn parse_difficulty(s: &str) -> Result<Difficulty, String> {
+    let d: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    Difficulty::new(d)
+        .map_err(|_| format!("difficulty must be a finite number above zero, got {s}"))
+}
+
+fn seconds(name: &str, s: f64) -> Result<Duration> {
+    Duration::try_from_secs_f64(s)
+        .with_context(|| format!("--{name} must be a non-negative number of seconds"))
+}
+
+pub fn run(common: &Common, args: &PoolArgs) -> Result<()> {
+    if args.user.is_empty() {
+        anyhow::bail!("--user must not be empty");
+    }
+    let mut cfg = SessionConfig::new(args.urls.clone(), args.user.clone(), args.password.clone());
+    cfg.suggest_difficulty = args.suggest_diff;
+    cfg.version_rolling = !args.no_version_rolling;
+    cfg.tls_insecure = args.tls_insecure;
+    cfg.max_shares = args.max_shares;
+    cfg.idle_timeout = Duration::from_secs(args.timeout.max(1));
+    cfg.backoff_max = seconds("retry-max", args.retry_max)?.max(cfg.backoff_min);
+    cfg.failback_interval = seconds("failback", args.failback)?;
+    if let Err(e) = shutdown::install() {
+        tracing::warn!("{e}");
+    }
+    let backend = common.backend();
+    let threads = common.threads();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let miner = Miner::start(MinerConfig::new(backend, threads), tx)?;
+    tracing::info!(
+        threads,
+        pools = args.urls.len(),
+        user = %args.user,
+        "pool mining (Ctrl-C prints a summary and stops)"
+    );
+    let stats = Arc::new(std::sync::Mutex::new(ShareStats::default()));
+    let report = Stats::new("pool");
+    report.set_hash_source(Arc::new(miner.hash_counts()));
+    report.set_config(serde_json::json!({
+        "url": args.urls.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "user": args.user,
+        "pass": args.password,
+        "threads": threads,
+        "backend": backend.name(),
+    }));
+    let monitoring = common.monitor.start(&report, common.quiet)?;
+    let t0 = Instant::now();
+    let result = session::run(
+        &cfg,
+        &miner,
+        &rx,
+        Arc::clone(&stats),
+        &report,
+        &shutdown::requested,
+    );
+    let snapshot = report.snapshot();
+    drop(monitoring);
+    let hashes = miner.counters().total();
+    let false_hits = miner.false_hits();
+    miner.stop();
+    let secs = t0.elapsed().as_secs_f64();
+    let st = stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    print!("{}", st.summary());
+    println!("{}", summary_line(&snapshot));
+    println!(
+        "hashes {hashes} in {secs:.1} s, {} on {threads} thread(s) with {backend}",
+        format_rate(hashes as f64 / secs.max(1e-9))
+    );
+    if false_hits > 0 {
+        println!("kernel false hits {false_hits} (dropped before submission)");
+    }
+    result.map_err(Into::into)
+}

@@ -1,0 +1,360 @@
+//! Getting bytes to and from a pool: `stratum+tcp://` and
+//! `stratum+ssl://` / `stratum+tls://` URLs, TCP with connect timeout and
+//! keepalive, and TLS through `rustls` (certificates verified against the
+//! webpki roots unless `--tls-insecure`).
+//!
+//! A [`Connection`] is polled: reads time out after a short interval so the
+//! one session thread can also submit shares and run its timers.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+
+/// A pool address from `-o`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolUrl {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+/// A `-o` value that is not a pool URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "bad pool URL {url:?}: {why} (expected stratum+tcp://host:port or stratum+ssl://host:port)"
+)]
+pub struct UrlError {
+    pub url: String,
+    pub why: &'static str,
+}
+
+impl FromStr for PoolUrl {
+    type Err = UrlError;
+
+    fn from_str(s: &str) -> Result<Self, UrlError> {
+        let err = |why| UrlError {
+            url: s.to_string(),
+            why,
+        };
+        let (scheme, rest) = s.split_once("://").ok_or_else(|| err("no scheme"))?;
+        let tls = match scheme.to_ascii_lowercase().as_str() {
+            "stratum+tcp" | "stratum" | "tcp" => false,
+            "stratum+ssl" | "stratum+tls" | "ssl" | "tls" => true,
+            _ => return Err(err("unknown scheme")),
+        };
+        let hostport = rest.trim_end_matches('/');
+        if hostport.contains('/') || hostport.contains('@') {
+            return Err(err("only host:port may follow the scheme"));
+        }
+        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+            let (h, p) = v6.split_once("]:").ok_or_else(|| err("missing port"))?;
+            (h, p)
+        } else {
+            hostport
+                .rsplit_once(':')
+                .ok_or_else(|| err("missing port"))?
+        };
+        if host.is_empty() || !host.is_ascii() {
+            return Err(err("bad host"));
+        }
+        let port: u16 = port.parse().map_err(|_| err("bad port"))?;
+        if port == 0 {
+            return Err(err("bad port"));
+        }
+        Ok(PoolUrl {
+            tls,
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+impl fmt::Display for PoolUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.tls {
+            "stratum+ssl"
+        } else {
+            "stratum+tcp"
+        };
+        if self.host.contains(':') {
+            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Why a connection could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot resolve {0}")]
+    Resolve(String),
+    #[error("cannot connect to {addr}: {source}")]
+    Io { addr: String, source: io::Error },
+    #[error("TLS with {addr} failed: {why}")]
+    Tls {
+        addr: String,
+        why: String,
+        /// The peer's certificate was refused (retrying will not help).
+        certificate: bool,
+    },
+}
+
+impl ConnectError {
+    /// A failure that retrying will not fix (a certificate we refuse).
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            ConnectError::Tls {
+                certificate: true,
+                ..
+            }
+        )
+    }
+}
+
+/// TLS settings shared by every connection.
+#[derive(Clone, Debug)]
+pub struct TlsSettings {
+    config: Arc<ClientConfig>,
+}
+
+impl TlsSettings {
+    /// Verify certificates against the webpki roots, or (with `insecure`)
+    /// accept any certificate, signatures still checked.
+    pub fn new(insecure: bool) -> Result<Self, rustls::Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()?;
+        let config = if insecure {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+                .with_no_client_auth()
+        } else {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            builder.with_root_certificates(roots).with_no_client_auth()
+        };
+        Ok(TlsSettings {
+            config: Arc::new(config),
+        })
+    }
+}
+
+/// `--tls-insecure`: any certificate chain is accepted; the handshake
+/// signatures are still verified.
+#[derive(Debug)]
+struct AnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// An open connection to a pool, plain or TLS.
+pub enum Connection {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+/// How often a blocked read gives the session a turn.
+pub const POLL: Duration = Duration::from_millis(10);
+
+fn tcp(url: &PoolUrl, timeout: Duration) -> Result<TcpStream, ConnectError> {
+    let addr = format!("{}:{}", url.host, url.port);
+    let addrs: Vec<_> = (url.host.as_str(), url.port)
+        .to_socket_addrs()
+        .map_err(|_| ConnectError::Resolve(addr.clone()))?
+        .collect();
+    let mut last = None;
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, timeout) {
+            Ok(s) => {
+                let io = |source| ConnectError::Io {
+                    addr: addr.clone(),
+                    source,
+                };
+                s.set_nodelay(true).map_err(io)?;
+                let sock = socket2::SockRef::from(&s);
+                let ka = socket2::TcpKeepalive::new()
+                    .with_time(Duration::from_secs(60))
+                    .with_interval(Duration::from_secs(10));
+                sock.set_tcp_keepalive(&ka).map_err(io)?;
+                s.set_write_timeout(Some(Duration::from_secs(10)))
+                    .map_err(io)?;
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(ConnectError::Io {
+        addr,
+        source: last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")),
+    })
+}
+
+/// Open a TCP connection only (to see whether a pool is back).
+pub fn probe(url: &PoolUrl, timeout: Duration) -> bool {
+    tcp(url, timeout).is_ok()
+}
+
+impl Connection {
+    /// Connect (and for TLS, complete the handshake) within `timeout`.
+    pub fn open(
+        url: &PoolUrl,
+        tls: Option<&TlsSettings>,
+        timeout: Duration,
+    ) -> Result<Connection, ConnectError> {
+        let stream = tcp(url, timeout)?;
+        let addr = format!("{}:{}", url.host, url.port);
+        if !url.tls {
+            stream
+                .set_read_timeout(Some(POLL))
+                .map_err(|source| ConnectError::Io { addr, source })?;
+            return Ok(Connection::Plain(stream));
+        }
+        let tls_err = |why: String| ConnectError::Tls {
+            addr: addr.clone(),
+            why,
+            certificate: false,
+        };
+        let settings = tls.ok_or_else(|| tls_err("no TLS settings".into()))?;
+        let name = ServerName::try_from(url.host.clone()).map_err(|e| tls_err(e.to_string()))?;
+        let conn = ClientConnection::new(Arc::clone(&settings.config), name)
+            .map_err(|e| tls_err(e.to_string()))?;
+        let mut s = StreamOwned::new(conn, stream);
+        s.sock
+            .set_read_timeout(Some(timeout))
+            .map_err(|e| tls_err(e.to_string()))?;
+        while s.conn.is_handshaking() {
+            s.conn.complete_io(&mut s.sock).map_err(|e| {
+                let certificate = e
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                    .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_)));
+                ConnectError::Tls {
+                    addr: addr.clone(),
+                    why: e.to_string(),
+                    certificate,
+                }
+            })?;
+        }
+        s.sock
+            .set_read_timeout(Some(POLL))
+            .map_err(|e| tls_err(e.to_string()))?;
+        Ok(Connection::Tls(Box::new(s)))
+    }
+
+    /// Read what is available: `Ok(0)` means the pool closed the
+    /// connection; a timeout is `WouldBlock`/`TimedOut`.
+    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Connection::Plain(s) => s.read(buf),
+            Connection::Tls(s) => s.read(buf),
+        }
+    }
+
+    /// Write one whole line.
+    pub fn write_line(&mut self, line: &str) -> io::Result<()> {
+        match self {
+            Connection::Plain(s) => s.write_all(line.as_bytes()),
+            Connection::Tls(s) => {
+                s.write_all(line.as_bytes())?;
+                s.flush()
+            }
+        }
+    }
+
+    /// Close politely (TLS close_notify), ignoring errors.
+    pub fn close(self) {
+        match self {
+            Connection::Plain(s) => {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+            Connection::Tls(mut s) => {
+                s.conn.send_close_notify();
+                let _ = s.flush();
+                let _ = s.sock.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u: PoolUrl = "stratum+tcp://pool.example:3333".parse().unwrap();
+        assert_eq!(
+            (u.tls, u.host.as_str(), u.port),
+            (false, "pool.example", 3333)
+        );
+        let u: PoolUrl = "stratum+tls://[::1]:443".parse().unwrap();
+        assert_eq!((u.tls, u.host.as_str(), u.port), (true, "::1", 443));
+        assert_eq!(u.to_string(), "stratum+ssl://[::1]:443");
+        assert!("stratum+ssl://h:1".parse::<PoolUrl>().unwrap().tls);
+        for bad in [
+            "pool:3333",
+            "http://h:1",
+            "stratum+tcp://h",
+            "stratum+tcp://h:0",
+            "stratum+tcp://h:99999",
+            "stratum+tcp://u:p@h:1",
+            "stratum+tcp://:1",
+        ] {
+            assert!(bad.parse::<PoolUrl>().is_err(), "{bad}");
+        }
+    }
+}

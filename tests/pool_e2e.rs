@@ -1,0 +1,594 @@
+//! End to end: the real `noncesweep pool` binary against the test pool
+//! (`tests/testpool/`), which validates every share independently. Each
+//! test starts its own pool on 127.0.0.1 and a one-thread miner.
+
+mod testpool;
+
+use std::io::Read;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use testpool::{Dir, Misbehaviour, PoolConfig, TestPool};
+
+const LONG: Duration = Duration::from_secs(240);
+
+struct MinerProc {
+    child: Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+fn drain(
+    mut r: impl Read + Send + 'static,
+    into: Arc<Mutex<String>>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = r.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            into.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    })
+}
+
+/// Start `noncesweep pool` with one thread and the given options.
+fn spawn_miner(args: &[&str]) -> MinerProc {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_noncesweep"))
+        .args([
+            "pool",
+            "-t",
+            "1",
+            "-u",
+            "tester.e2e",
+            "--status-interval",
+            "0.5",
+        ])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn noncesweep");
+    let stdout = Arc::new(Mutex::new(String::new()));
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let readers = vec![
+        drain(child.stdout.take().unwrap(), Arc::clone(&stdout)),
+        drain(child.stderr.take().unwrap(), Arc::clone(&stderr)),
+    ];
+    MinerProc {
+        child,
+        stdout,
+        stderr,
+        readers,
+    }
+}
+
+impl MinerProc {
+    /// Wait for the miner to exit; kill it and fail after `timeout`.
+    fn wait(mut self, timeout: Duration) -> Finished {
+        let until = Instant::now() + timeout;
+        let status = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st;
+            }
+            if Instant::now() > until {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "miner did not exit in {timeout:?}; stderr:\n{}",
+                    self.stderr.lock().unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        let stdout = self.stdout.lock().unwrap().clone();
+        let stderr = self.stderr.lock().unwrap().clone();
+        Finished {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// SIGTERM (the Ctrl-C path), then wait for the summary.
+    fn terminate(self) -> Finished {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill(2) only sends a signal; `pid` is our own child,
+        // which has not been waited for, so the id is not reused.
+        let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
+        assert_eq!(rc, 0, "kill(SIGTERM) failed");
+        self.wait(Duration::from_secs(30))
+    }
+}
+
+impl Finished {
+    /// A `key N` line of the summary.
+    fn count(&self, key: &str) -> u64 {
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} ")))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {key:?} in summary:\n{}\nstderr:\n{}",
+                    self.stdout, self.stderr
+                )
+            })
+    }
+
+    fn assert_success(&self) {
+        assert!(
+            self.status.success(),
+            "miner failed ({:?}); stdout:\n{}\nstderr:\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+    }
+
+    /// Every share found is accounted for exactly once.
+    fn assert_accounted(&self) {
+        let found = self.count("shares found");
+        let settled = self.count("accepted") + self.count("rejected") + self.count("stale");
+        assert_eq!(found, settled, "summary:\n{}", self.stdout);
+    }
+}
+
+/// Submits the pool received: (time, connection, params).
+fn submits(pool: &TestPool) -> Vec<(Instant, u64, Vec<Value>)> {
+    pool.events()
+        .into_iter()
+        .filter(|e| e.dir == Dir::In)
+        .filter_map(|e| {
+            let v: Value = serde_json::from_str(&e.line).ok()?;
+            (v["method"] == "mining.submit").then(|| {
+                (
+                    e.t,
+                    e.conn,
+                    v["params"].as_array().cloned().unwrap_or_default(),
+                )
+            })
+        })
+        .collect()
+}
+
+fn only_stale_rejections(pool: &TestPool) {
+    for (job, reason) in pool.rejected() {
+        assert!(
+            reason == "Stale",
+            "pool rejected a share of {job}: {reason}"
+        );
+    }
+}
+
+/// Stop the miner with SIGTERM and check what every clean run has: a
+/// summary, every share accounted for, no rejection by the client's count,
+/// and only stale refusals at the pools.
+fn stop_clean(m: MinerProc, pools: &[&TestPool]) -> Finished {
+    let f = m.terminate();
+    f.assert_success();
+    f.assert_accounted();
+    assert_eq!(f.count("rejected"), 0);
+    for p in pools {
+        only_stale_rejections(p);
+    }
+    f
+}
+
+#[test]
+fn two_hundred_shares_with_rolled_versions_and_no_rejects() {
+    let pool = TestPool::start(PoolConfig::default());
+    let m = spawn_miner(&["-o", &pool.url(), "--max-shares", "200"]);
+    let f = m.wait(LONG);
+    f.assert_success();
+    f.assert_accounted();
+    assert!(f.count("accepted") >= 200, "{}", f.stdout);
+    assert_eq!(f.count("rejected"), 0);
+    let accepted = pool.accepted();
+    assert!(accepted.len() >= 200);
+    assert!(pool.rejected().is_empty(), "{:?}", pool.rejected());
+    // Version rolling: every submit has the sixth parameter, and shares
+    // with rolled (non-zero) bits were accepted.
+    let subs = submits(&pool);
+    assert!(subs.iter().all(|(_, _, p)| p.len() == 6));
+    let rolled = accepted
+        .iter()
+        .filter(|a| a.version_bits.is_some_and(|b| b != 0))
+        .count();
+    assert!(rolled > 0, "no share with rolled version bits");
+    // The fractional difficulty was honoured: no share below it.
+    eprintln!(
+        "pool accepted {} shares ({} with rolled version bits); client summary:\n{}",
+        accepted.len(),
+        rolled,
+        f.stdout
+    );
+}
+
+#[test]
+fn without_version_rolling_no_sixth_parameter() {
+    let pool = TestPool::start(PoolConfig::default());
+    let m = spawn_miner(&[
+        "-o",
+        &pool.url(),
+        "--max-shares",
+        "5",
+        "--no-version-rolling",
+        "--suggest-diff",
+        "0.5",
+    ]);
+    let f = m.wait(LONG);
+    f.assert_success();
+    assert!(pool.accepted().iter().all(|a| a.version_bits.is_none()));
+    assert!(!pool
+        .events()
+        .iter()
+        .any(|e| e.dir == Dir::In && e.line.contains("mining.configure")));
+    assert!(pool.events().iter().any(|e| e.dir == Dir::In
+        && e.line.contains("mining.suggest_difficulty")
+        && e.line.contains("[0.5]")));
+}
+
+#[test]
+fn clean_jobs_switch_at_once() {
+    let pool = TestPool::start(PoolConfig::default());
+    let m = spawn_miner(&["-o", &pool.url()]);
+    pool.wait_for("first shares", LONG, |p| p.accepted().len() >= 5);
+    let (new_job, t0) = pool.notify(true);
+    pool.wait_for("shares of the new job", LONG, |p| {
+        p.accepted().iter().filter(|a| a.job_id == new_job).count() >= 5
+    });
+    let f = stop_clean(m, &[&pool]);
+    let subs = submits(&pool);
+    let first_new = subs
+        .iter()
+        .filter(|(_, _, p)| p[1] == new_job.as_str())
+        .map(|(t, _, _)| *t)
+        .min()
+        .expect("a share of the new job");
+    let late_old: Vec<_> = subs
+        .iter()
+        .filter(|(t, _, p)| *t > first_new && p[1] != new_job.as_str())
+        .collect();
+    assert!(
+        late_old.is_empty(),
+        "old-job shares after the first new one: {late_old:?}"
+    );
+    let last_old = subs
+        .iter()
+        .filter(|(t, _, p)| *t >= t0 && p[1] != new_job.as_str())
+        .map(|(t, _, _)| t.duration_since(t0))
+        .max();
+    let rate_line = f
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("hashes "))
+        .unwrap_or("");
+    eprintln!(
+        "clean_jobs switch: first share of the new job {:.1} ms after the notify was queued \
+         (one share takes ~42,950 hashes at difficulty 0.00001; miner: {rate_line}); \
+         old-job shares received after the notify: {}",
+        first_new.duration_since(t0).as_secs_f64() * 1e3,
+        last_old.map_or("none".to_string(), |d| format!(
+            "last at +{:.1} ms",
+            d.as_secs_f64() * 1e3
+        ))
+    );
+}
+
+#[test]
+fn set_extranonce_is_honoured() {
+    let pool = TestPool::start(PoolConfig::default());
+    let m = spawn_miner(&["-o", &pool.url()]);
+    pool.wait_for("first shares", LONG, |p| p.accepted().len() >= 3);
+    let new = pool.set_extranonce();
+    assert_eq!(new.len(), 1);
+    pool.notify(true);
+    pool.wait_for("shares with the new extranonce1", LONG, |p| {
+        p.accepted()
+            .iter()
+            .filter(|a| a.extranonce1 == new[0])
+            .count()
+            >= 5
+    });
+    stop_clean(m, &[&pool]);
+}
+
+#[test]
+fn set_version_mask_is_honoured() {
+    let pool = TestPool::start(PoolConfig::default());
+    let m = spawn_miner(&["-o", &pool.url()]);
+    pool.wait_for("first shares", LONG, |p| p.accepted().len() >= 3);
+    let narrow = 0x0001_e000;
+    pool.set_version_mask(narrow);
+    let (job, _) = pool.notify(true);
+    pool.wait_for("shares rolled within the new mask", LONG, |p| {
+        p.accepted()
+            .iter()
+            .filter(|a| a.job_id == job && a.version_bits.is_some_and(|b| b != 0))
+            .count()
+            >= 5
+    });
+    stop_clean(m, &[&pool]);
+    for a in pool.accepted().iter().filter(|a| a.job_id == job) {
+        assert_eq!(a.version_bits.unwrap_or(0) & !narrow, 0);
+    }
+}
+
+#[test]
+fn client_reconnect_is_followed_and_session_resumed() {
+    let pool = TestPool::start(PoolConfig::default());
+    let m = spawn_miner(&["-o", &pool.url()]);
+    pool.wait_for("first shares", LONG, |p| p.accepted().len() >= 3);
+    pool.reconnect(0);
+    pool.wait_for("a second connection", LONG, |p| p.connections() >= 2);
+    pool.wait_for("shares on the new connection", LONG, |p| {
+        p.accepted().iter().filter(|a| a.conn >= 2).count() >= 3
+    });
+    let f = m.terminate();
+    f.assert_success();
+    f.assert_accounted();
+    assert_eq!(f.count("rejected"), 0);
+    assert!(f.count("connections") >= 2);
+    // The second subscribe resumed the first session: one extranonce1.
+    assert_eq!(pool.session_extranonces().len(), 1);
+    let resumed = pool.events().iter().any(|e| {
+        e.conn == 2
+            && e.dir == Dir::In
+            && e.line.contains("mining.subscribe")
+            && e.line.contains(",\"")
+    });
+    assert!(resumed, "second subscribe did not ask to resume");
+    only_stale_rejections(&pool);
+}
+
+#[test]
+fn shares_found_while_disconnected_are_submitted_after_resume() {
+    let pool = TestPool::start(PoolConfig::default());
+    let m = spawn_miner(&["-o", &pool.url()]);
+    pool.wait_for("first shares", LONG, |p| p.accepted().len() >= 3);
+    pool.misbehave(Misbehaviour::DropAndStall(Duration::from_millis(1500)));
+    pool.wait_for("a second connection", LONG, |p| p.connections() >= 2);
+    pool.wait_for("shares on the resumed session", LONG, |p| {
+        p.accepted().iter().filter(|a| a.conn >= 2).count() >= 3
+    });
+    let f = m.terminate();
+    f.assert_success();
+    f.assert_accounted();
+    assert_eq!(f.count("rejected"), 0);
+    assert!(
+        f.count("submitted after reconnect") >= 1,
+        "no share was found during the 1.5 s stall:\n{}",
+        f.stdout
+    );
+    assert_eq!(pool.session_extranonces().len(), 1, "session not resumed");
+    // The 1.5 s stall is longer than the status interval: a status line
+    // was logged, and the summary line follows the counts on stdout.
+    assert!(
+        f.stderr.contains("(5s)") && f.stderr.contains("accepted"),
+        "no status line:\n{}",
+        f.stderr
+    );
+    assert!(f.stdout.contains("summary: ran"));
+    for (job, reason) in pool.rejected() {
+        assert!(
+            reason == "Stale" || reason == "Duplicate",
+            "{job}: {reason}"
+        );
+    }
+}
+
+#[test]
+fn killed_and_restarted_pool_no_share_lost_or_double_counted() {
+    let mut pool1 = TestPool::start(PoolConfig::default());
+    let port = pool1.port;
+    let url = pool1.url();
+    let m = spawn_miner(&["-o", &url, "--max-shares", "40", "--retry-max", "1"]);
+    pool1.wait_for("first shares", LONG, |p| p.accepted().len() >= 10);
+    pool1.kill();
+    let before = pool1.accepted();
+    std::thread::sleep(Duration::from_millis(1500));
+    let pool2 = TestPool::start(PoolConfig {
+        port,
+        first_extranonce1: 0x2000_0000,
+        ..PoolConfig::default()
+    });
+    let f = m.wait(LONG);
+    f.assert_success();
+    f.assert_accounted();
+    let after = pool2.accepted();
+    assert!(!after.is_empty(), "no share after the restart");
+    let client = f.count("accepted");
+    let pool_total = (before.len() + after.len()) as u64;
+    let unanswered = f.count("unanswered");
+    assert!(
+        pool_total >= client && pool_total - client <= unanswered,
+        "pool accepted {pool_total}, client counted {client}, unanswered {unanswered}"
+    );
+    assert_eq!(f.count("rejected"), 0);
+    for p in [&pool1, &pool2] {
+        assert!(!p.rejected().iter().any(|(_, r)| r == "Duplicate"));
+    }
+    assert!(f.count("connections") >= 2);
+    eprintln!(
+        "restart: {} accepted before, {} after; client: {}",
+        before.len(),
+        after.len(),
+        f.stdout
+    );
+}
+
+#[test]
+fn failover_to_backup_and_back() {
+    // A port with nothing listening (yet) for the primary.
+    let primary_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let backup = TestPool::start(PoolConfig {
+        first_extranonce1: 0x3000_0000,
+        ..PoolConfig::default()
+    });
+    let primary_url = format!("stratum+tcp://127.0.0.1:{primary_port}");
+    let m = spawn_miner(&["-o", &primary_url, "-o", &backup.url(), "--failback", "0.5"]);
+    backup.wait_for("shares on the backup", LONG, |p| p.accepted().len() >= 5);
+    let primary = TestPool::start(PoolConfig {
+        port: primary_port,
+        ..PoolConfig::default()
+    });
+    let t0 = Instant::now();
+    primary.wait_for("shares on the primary", LONG, |p| p.accepted().len() >= 5);
+    let back_after = t0.elapsed();
+    stop_clean(m, &[&primary, &backup]);
+    eprintln!("failback: 5 shares on the primary {back_after:?} after it came back");
+}
+
+#[test]
+fn tls_with_self_signed_certificate() {
+    let pool = TestPool::start(PoolConfig {
+        tls: Some(testpool::self_signed_tls()),
+        ..PoolConfig::default()
+    });
+    let url = pool.url();
+    assert!(url.starts_with("stratum+ssl://"));
+    let f = spawn_miner(&["-o", &url, "--tls-insecure", "--max-shares", "20"]).wait(LONG);
+    f.assert_success();
+    f.assert_accounted();
+    assert!(f.count("accepted") >= 20);
+    assert_eq!(f.count("rejected"), 0);
+    let lines_before = pool.events().len();
+    // Without --tls-insecure the certificate is refused and the miner stops.
+    let tls_url = url.replace("stratum+ssl", "stratum+tls");
+    let f = spawn_miner(&["-o", &tls_url, "--max-shares", "1"]).wait(Duration::from_secs(60));
+    assert!(!f.status.success(), "accepted a self-signed certificate");
+    assert!(f.stderr.contains("certificate"), "stderr:\n{}", f.stderr);
+    assert!(pool.handshake_failures() >= 1);
+    assert_eq!(
+        pool.events().len(),
+        lines_before,
+        "a Stratum line got through"
+    );
+}
+
+#[test]
+fn refused_authorization_stops_with_a_clear_error() {
+    let pool = TestPool::start(PoolConfig {
+        refuse_authorize: true,
+        ..PoolConfig::default()
+    });
+    let f =
+        spawn_miner(&["-o", &pool.url(), "-p", "secret-password"]).wait(Duration::from_secs(60));
+    assert!(!f.status.success());
+    assert!(
+        f.stderr.contains("refused to authorize"),
+        "stderr:\n{}",
+        f.stderr
+    );
+    assert!(!f.stderr.contains("secret-password"), "password logged");
+}
+
+#[test]
+fn misbehaving_pool_is_survived() {
+    let pool = TestPool::start(PoolConfig::default());
+    let m = spawn_miner(&["-o", &pool.url()]);
+    let more = |pool: &TestPool, what: &str, n: usize| {
+        let have = pool.accepted().len();
+        pool.wait_for(what, LONG, |p| p.accepted().len() >= have + n);
+    };
+    more(&pool, "first shares", 3);
+    for bad in [
+        Misbehaviour::Garbage,
+        Misbehaviour::InvalidJson,
+        Misbehaviour::WrongTypes,
+        Misbehaviour::UnknownIdReply,
+    ] {
+        pool.misbehave(bad.clone());
+        more(&pool, &format!("shares after {bad:?}"), 3);
+    }
+    // Requests from the pool are answered.
+    pool.send_raw("{\"id\":\"v1\",\"method\":\"client.get_version\",\"params\":[]}\n");
+    pool.send_raw("{\"id\":42,\"method\":\"mining.ping\",\"params\":[]}\n");
+    pool.send_raw(
+        "{\"id\":null,\"method\":\"client.show_message\",\"params\":[\"hello miner\"]}\n",
+    );
+    pool.wait_for("answers to get_version and ping", LONG, |p| {
+        let ev = p.events();
+        ev.iter().any(|e| {
+            e.dir == Dir::In && e.line.contains("\"v1\"") && e.line.contains("noncesweep/")
+        }) && ev
+            .iter()
+            .any(|e| e.dir == Dir::In && e.line.contains("pong"))
+    });
+    // Slow replies: shares still go through.
+    pool.misbehave(Misbehaviour::SlowReplies(Duration::from_millis(300)));
+    more(&pool, "shares with slow replies", 3);
+    pool.misbehave(Misbehaviour::SlowReplies(Duration::ZERO));
+    // A 1 MiB line is a protocol error: the miner reconnects.
+    let conns = pool.connections();
+    pool.misbehave(Misbehaviour::HugeLine);
+    pool.wait_for("a reconnect after the huge line", LONG, |p| {
+        p.connections() > conns
+    });
+    more(&pool, "shares after the huge line", 3);
+    // Disconnect right after a new job.
+    let conns = pool.connections();
+    pool.misbehave(Misbehaviour::DisconnectMidJob);
+    pool.wait_for("a reconnect after the drop", LONG, |p| {
+        p.connections() > conns
+    });
+    more(&pool, "shares after the drop", 3);
+    let f = m.terminate();
+    f.assert_success();
+    f.assert_accounted();
+    assert_eq!(
+        f.count("rejected"),
+        0,
+        "{}\npool: {:?}",
+        f.stdout,
+        pool.rejected()
+    );
+    assert!(f.count("protocol errors") >= 6, "{}", f.stdout);
+    assert!(f.stderr.contains("hello miner"));
+    // Submissions cut off by the drops were resubmitted on the resumed
+    // session; the pool saw some twice (Duplicate) and counted them once.
+    let unanswered = f.count("unanswered");
+    let dups = pool
+        .rejected()
+        .iter()
+        .filter(|(_, r)| r == "Duplicate")
+        .count() as u64;
+    assert!(
+        dups <= unanswered,
+        "{dups} duplicates, {unanswered} unanswered"
+    );
+    let (client, at_pool) = (f.count("accepted"), pool.accepted().len() as u64);
+    assert!(
+        at_pool >= client && at_pool - client <= unanswered,
+        "pool {at_pool}, client {client}"
+    );
+    for (job, reason) in pool.rejected() {
+        assert!(
+            reason == "Stale" || reason == "Duplicate",
+            "{job}: {reason}"
+        );
+    }
+}
