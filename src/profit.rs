@@ -198,7 +198,7 @@ impl ProfitRequest {
         let difficulty = required(
             self.difficulty.or(node.map(|n| n.difficulty)),
             "--difficulty",
-            " (the network difficulty, e.g. getmininginfo's \"difficulty\")",
+            " (the network difficulty), or --rpc-url to read it from a node",
         )?;
         let (height, height_source) = match (self.height, node) {
             (Some(h), _) => (h, HeightSource::Flag),

@@ -118,6 +118,13 @@ impl Stats {
         *lock(&self.sources) = sources;
     }
 
+    /// Set the status word (`Alive`, `Dead`) of every source.
+    pub fn set_source_status(&self, status: &str) {
+        for s in lock(&self.sources).iter_mut() {
+            s.status = status.to_string();
+        }
+    }
+
     pub fn sources(&self) -> Vec<SourceStatus> {
         lock(&self.sources).clone()
     }

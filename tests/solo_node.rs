@@ -209,6 +209,7 @@ fn start_solo(
         stop: Arc::new(move || s.load(Ordering::SeqCst)),
         show_progress: false,
         events: Some(tx),
+        stats: None,
     };
     let handle = std::thread::spawn(move || {
         Solo::new(Arc::new(rpc), cfg)

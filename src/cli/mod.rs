@@ -10,6 +10,7 @@ use noncesweep::sha256::{Backend, BackendChoice};
 mod bench;
 pub mod config;
 pub mod monitor;
+mod node;
 mod pool;
 mod profit;
 mod remine;
@@ -122,6 +123,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Solo(args)) => solo::run(&cli.common, &args),
         Some(Command::Pool(args)) => pool::run(&cli.common, &args),
         Some(Command::Teach(args)) => teach::run(&cli.common, &args),
-        Some(Command::Profit(args)) => profit::run(&cli.common, &args, None),
+        Some(Command::Profit(args)) => {
+            let node = profit::node_facts(&args)?;
+            profit::run(&cli.common, &args, node.as_ref())
+        }
     }
 }

@@ -8,6 +8,7 @@ use noncesweep::bench;
 use noncesweep::profit::{self, HeightSource, NodeFacts, ProfitInputs, ProfitRequest};
 use noncesweep::units::format_rate;
 
+use super::node::NodeArgs;
 use super::Common;
 
 /// Seconds of hashing when the hashrate is measured.
@@ -42,6 +43,56 @@ pub struct ProfitArgs {
     /// Print one JSON object on stdout instead of the text report.
     #[arg(long)]
     pub json: bool,
+    /// Read difficulty, height and recent fees from this node's RPC
+    /// (authentication as for `solo`).
+    #[arg(long = "rpc-url", visible_alias = "url", value_name = "URL")]
+    pub rpc_url: Option<String>,
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+/// Blocks whose fees are averaged for `fees_per_block`.
+const FEE_BLOCKS: u64 = 6;
+
+/// What the node at `--rpc-url` says: difficulty, the next block's height,
+/// and the average fees of its last blocks (`getblockstats`; 0 with a
+/// warning where the node cannot tell).
+pub fn node_facts(args: &ProfitArgs) -> Result<Option<NodeFacts>> {
+    let Some(url) = &args.rpc_url else {
+        return Ok(None);
+    };
+    let rpc = args.node.client(url, std::time::Duration::from_secs(30))?;
+    let info = rpc
+        .call("getblockchaininfo", serde_json::json!([]))
+        .map_err(|e| anyhow::anyhow!("reading the node at {url}: {e}"))?;
+    let difficulty = info["difficulty"]
+        .as_f64()
+        .context("the node's getblockchaininfo has no numeric \"difficulty\"")?;
+    let blocks = info["blocks"]
+        .as_u64()
+        .context("the node's getblockchaininfo has no \"blocks\" count")?;
+    let first = blocks.saturating_sub(FEE_BLOCKS - 1).max(1);
+    let mut total_sat = 0u64;
+    let mut counted = 0u64;
+    for h in first..=blocks {
+        match rpc.call("getblockstats", serde_json::json!([h, ["totalfee"]])) {
+            Ok(v) => {
+                total_sat += v["totalfee"].as_u64().unwrap_or(0);
+                counted += 1;
+            }
+            Err(e) => {
+                tracing::warn!("the node cannot report block fees (getblockstats: {e}); assuming 0");
+                break;
+            }
+        }
+    }
+    let fees = if counted > 0 { total_sat as f64 / counted as f64 / 1e8 } else { 0.0 };
+    tracing::info!(difficulty, height = blocks + 1, fees_per_block_btc = fees, "read from the node");
+    Ok(Some(NodeFacts {
+        difficulty,
+        height: u32::try_from(blocks + 1).context("the node's block count is out of range")?,
+        fees_per_block_btc: fees,
+    }))
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {

@@ -31,6 +31,7 @@ use super::template::{self, BlockTemplate, Payout, TemplateError, TemplateJob};
 use super::{payout_script, Network};
 use crate::engine::{Miner, MinerConfig};
 use crate::progress::Progress;
+use crate::stats::Stats;
 use crate::work::Share;
 
 /// Everything the solo loop needs besides the node.
@@ -52,6 +53,8 @@ pub struct SoloConfig {
     pub show_progress: bool,
     /// Receives what happens, for tests and front ends.
     pub events: Option<Sender<SoloEvent>>,
+    /// Counters for the status line and the monitoring API.
+    pub stats: Option<Arc<Stats>>,
 }
 
 /// Something the loop did.
@@ -172,6 +175,20 @@ impl Solo {
     }
 
     fn emit(&self, e: SoloEvent) {
+        if let Some(stats) = &self.cfg.stats {
+            match &e {
+                SoloEvent::Verdict { reason: None, .. } => {
+                    stats.accepted.fetch_add(1, Ordering::Relaxed);
+                    stats.blocks.fetch_add(1, Ordering::Relaxed);
+                }
+                SoloEvent::Verdict { reason: Some(_), .. } => {
+                    stats.rejected.fetch_add(1, Ordering::Relaxed);
+                }
+                SoloEvent::Outage { .. } => stats.set_source_status("Dead"),
+                SoloEvent::Recovered { .. } => stats.set_source_status("Alive"),
+                _ => {}
+            }
+        }
         if let Some(tx) = &self.cfg.events {
             let _ = tx.send(e);
         }
@@ -344,6 +361,9 @@ impl Solo {
         let (share_tx, share_rx) = mpsc::channel::<Share>();
         let miner = Miner::start(self.cfg.miner.clone(), share_tx)
             .map_err(|e| SoloError::Engine(e.to_string()))?;
+        if let Some(stats) = &self.cfg.stats {
+            stats.set_hash_source(Arc::new(miner.hash_counts()));
+        }
         let quit = Arc::new(AtomicBool::new(false));
         let fwd = events_tx.clone();
         std::thread::Builder::new()
@@ -487,6 +507,9 @@ impl Solo {
                     );
                     miner.set_job(Some(Arc::clone(&job.job)));
                     self.summary.templates += 1;
+                    if let Some(stats) = &self.cfg.stats {
+                        stats.set_difficulty(crate::pow::target_difficulty(job.job.share_target));
+                    }
                     if tip_changed {
                         tracing::debug!(
                             height = t.height,
@@ -518,6 +541,9 @@ impl Solo {
                     current = Some(job);
                 }
                 Event::Share(share) => {
+                    if let Some(stats) = &self.cfg.stats {
+                        stats.record_share_difficulty(share.difficulty);
+                    }
                     if !share.is_block {
                         continue;
                     }
