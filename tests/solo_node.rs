@@ -608,3 +608,82 @@ fn orphaned_block_is_reported_and_mining_follows_a_reorg() {
         json!(replacement.to_string())
     );
 }
+
+#[test]
+fn profit_reads_difficulty_height_and_fees_from_the_node() {
+    let pair = SvPair::start();
+    let url = pair.a.url();
+    let info = pair.a.call("getblockchaininfo", json!([]));
+    let difficulty = info["difficulty"].as_f64().unwrap();
+    let height = info["blocks"].as_u64().unwrap() + 1;
+    let pw = pair.password_file().display().to_string();
+    let common = [
+        "profit",
+        "--hashrate",
+        "10MH/s",
+        "--watts",
+        "50",
+        "--price-kwh",
+        "0.2",
+        "--btc-price",
+        "50000",
+        "--json",
+    ];
+    let from_node = std::process::Command::new(env!("CARGO_BIN_EXE_noncesweep"))
+        .args(common)
+        .args([
+            "--rpc-url",
+            &url,
+            "--rpc-user",
+            RPC_USER,
+            "--rpc-password-file",
+            &pw,
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&from_node.stderr);
+    assert!(from_node.status.success(), "{stderr}");
+    assert!(stderr.contains("read from the node"), "{stderr}");
+    assert!(!stderr.contains(&std::fs::read_to_string(&pw).unwrap().trim().to_string()));
+    // The same figures as when the node's values are given as flags.
+    let fees: f64 = stderr
+        .split("fees_per_block_btc=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .expect("fees in the log");
+    let by_hand = std::process::Command::new(env!("CARGO_BIN_EXE_noncesweep"))
+        .args(common)
+        .args([
+            "--difficulty",
+            &difficulty.to_string(),
+            "--height",
+            &height.to_string(),
+        ])
+        .args(["--fees-per-block", &fees.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        by_hand.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_hand.stderr)
+    );
+    let a: serde_json::Value = serde_json::from_slice(&from_node.stdout).unwrap();
+    let b: serde_json::Value = serde_json::from_slice(&by_hand.stdout).unwrap();
+    assert_eq!(a, b);
+    // A node that is not there is a clear error.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_noncesweep"))
+        .args(common)
+        .args([
+            "--rpc-url",
+            &format!("http://127.0.0.1:{}", free_port()),
+            "--rpc-user",
+            RPC_USER,
+        ])
+        .args(["--rpc-password-file", &pw])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Is the node running"), "{err}");
+}

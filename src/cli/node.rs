@@ -100,4 +100,3 @@ fn auth(args: &NodeArgs, url: &str) -> Result<Auth> {
     tracing::info!(cookie = %path.display(), "using the node's cookie file");
     Ok(Auth::Cookie(path))
 }
-

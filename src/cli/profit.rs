@@ -81,13 +81,24 @@ pub fn node_facts(args: &ProfitArgs) -> Result<Option<NodeFacts>> {
                 counted += 1;
             }
             Err(e) => {
-                tracing::warn!("the node cannot report block fees (getblockstats: {e}); assuming 0");
+                tracing::warn!(
+                    "the node cannot report block fees (getblockstats: {e}); assuming 0"
+                );
                 break;
             }
         }
     }
-    let fees = if counted > 0 { total_sat as f64 / counted as f64 / 1e8 } else { 0.0 };
-    tracing::info!(difficulty, height = blocks + 1, fees_per_block_btc = fees, "read from the node");
+    let fees = if counted > 0 {
+        total_sat as f64 / counted as f64 / 1e8
+    } else {
+        0.0
+    };
+    tracing::info!(
+        difficulty,
+        height = blocks + 1,
+        fees_per_block_btc = fees,
+        "read from the node"
+    );
     Ok(Some(NodeFacts {
         difficulty,
         height: u32::try_from(blocks + 1).context("the node's block count is out of range")?,

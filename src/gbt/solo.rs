@@ -181,7 +181,9 @@ impl Solo {
                     stats.accepted.fetch_add(1, Ordering::Relaxed);
                     stats.blocks.fetch_add(1, Ordering::Relaxed);
                 }
-                SoloEvent::Verdict { reason: Some(_), .. } => {
+                SoloEvent::Verdict {
+                    reason: Some(_), ..
+                } => {
                     stats.rejected.fetch_add(1, Ordering::Relaxed);
                 }
                 SoloEvent::Outage { .. } => stats.set_source_status("Dead"),
