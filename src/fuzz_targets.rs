@@ -39,3 +39,51 @@ pub fn api_request(data: &[u8]) {
         assert!(reply.contains("STATUS="), "{reply}");
     }
 }
+
+/// Stratum: bytes from a pool, split into capped lines and parsed. A line
+/// that parses must serialize and parse again to the same message, and the
+/// line buffer must never hold much more than one line.
+pub fn stratum_line(data: &[u8]) {
+    use crate::stratum::codec::{LineBuffer, ServerMessage, MAX_LINE};
+    let mut buf = LineBuffer::new();
+    for chunk in data.chunks(97) {
+        buf.push(chunk);
+        loop {
+            match buf.next_line() {
+                Ok(Some(line)) => {
+                    if let Ok(msg) = ServerMessage::from_line(&line) {
+                        let again = ServerMessage::from_line(msg.to_line().trim_end())
+                            .expect("a parsed message serializes to a parsable line");
+                        assert_eq!(again, msg);
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    // The connection would be dropped: start afresh.
+                    buf = LineBuffer::new();
+                    break;
+                }
+            }
+        }
+        assert!(buf.len() <= MAX_LINE + 97);
+    }
+}
+
+/// getblocktemplate: any JSON from a node. A template that validates must
+/// turn into a job whose first header variant can be built.
+pub fn gbt_template(data: &[u8]) {
+    use crate::gbt::template::{BlockTemplate, Payout, TemplateJob};
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    let Ok(t) = BlockTemplate::from_json(&v) else {
+        return;
+    };
+    let payout = Payout {
+        script: bitcoin::ScriptBuf::from_bytes(vec![0x51]),
+        tag: b"/fuzz/".to_vec(),
+    };
+    if let Ok(job) = TemplateJob::new(Arc::new(t), &payout, "fuzz".into()) {
+        let _ = job.job.variant(0);
+    }
+}

@@ -592,3 +592,47 @@ fn misbehaving_pool_is_survived() {
         );
     }
 }
+
+#[test]
+fn sigint_prints_a_summary_exits_zero_and_never_shows_the_password() {
+    let pool = TestPool::start(PoolConfig::default());
+    let api_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let miner = spawn_miner(&[
+        "-o",
+        &pool.url(),
+        "-p",
+        "pool-secret-7f3a",
+        "-v",
+        "--api-listen",
+        &format!("127.0.0.1:{api_port}"),
+    ]);
+    pool.wait_for("3 accepted shares", LONG, |p| p.accepted().len() >= 3);
+    // The API's config is redacted too.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", api_port)).unwrap();
+    std::io::Write::write_all(&mut s, br#"{"command":"config"}"#).unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert!(
+        reply.contains("<redacted>") && !reply.contains("pool-secret-7f3a"),
+        "{reply}"
+    );
+    let pid = libc::pid_t::try_from(miner.child.id()).unwrap();
+    let t0 = Instant::now();
+    // SAFETY: kill(2) on our own child, which has not been waited for.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let f = miner.wait(Duration::from_secs(10));
+    let took = t0.elapsed();
+    assert!(f.status.success(), "exit {:?}\n{}", f.status, f.stderr);
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(f.stdout.contains("summary: ran"), "{}", f.stdout);
+    assert!(f.count("accepted") >= 3);
+    assert!(
+        !f.stdout.contains("pool-secret-7f3a") && !f.stderr.contains("pool-secret-7f3a"),
+        "password shown"
+    );
+    eprintln!("pool stopped {took:?} after SIGINT");
+}

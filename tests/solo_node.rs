@@ -687,3 +687,43 @@ fn profit_reads_difficulty_height_and_fees_from_the_node() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Is the node running"), "{err}");
 }
+
+#[test]
+fn sigint_during_solo_prints_a_summary_exits_zero_and_logs_no_secret() {
+    let pair = SvPair::start();
+    let addr = payout_address(&pair.a);
+    let state = pair.tmp.path().join("state");
+    let mut args = base_args(&pair, &addr, &state);
+    args.push("-v".into());
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_noncesweep"))
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let before = pair.a.block_count();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pair.a.block_count() < before + 3 {
+        assert!(Instant::now() < deadline, "no blocks mined");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let t0 = Instant::now();
+    // SAFETY: kill(2) on our own child, which has not been waited for.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let out = wait_with_limit(child, Duration::from_secs(10));
+    let took = t0.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}\n{stderr}", out.status);
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(stdout.contains("summary:"), "{stdout}");
+    assert!(stderr.contains("summary: ran"), "{stderr}");
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains(RPC_PASSWORD), "the RPC password was shown");
+    }
+    eprintln!("solo stopped {took:?} after SIGINT");
+}
