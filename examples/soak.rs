@@ -6,7 +6,6 @@
 //! end it reports shares found, accepted, stale and lost (found but never
 //! answered: must be 0) and the miner's peak resident memory.
 
-#[allow(dead_code)]
 #[path = "../tests/testpool/mod.rs"]
 mod testpool;
 
@@ -15,6 +14,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use testpool::{Misbehaviour, PoolConfig, TestPool};
+
+/// A named fault the pool can be told to commit.
+type Fault = (&'static str, Box<dyn Fn(&TestPool)>);
 
 fn arg(name: &str, default: f64) -> f64 {
     let args: Vec<String> = std::env::args().collect();
@@ -104,7 +106,7 @@ fn main() {
         s
     });
 
-    let faults: Vec<(&str, Box<dyn Fn(&TestPool)>)> = vec![
+    let faults: Vec<Fault> = vec![
         (
             "disconnect mid-job",
             Box::new(|p| p.misbehave(Misbehaviour::DisconnectMidJob)),
