@@ -15,4 +15,16 @@ echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --release -- -D warnings
 
 echo "== cargo test --release"
-cargo test --release -- --test-threads="${NONCESWEEP_TEST_THREADS:-2}"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --release -- --test-threads="${NONCESWEEP_TEST_THREADS:-2}" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite (the last runner to report is the
+# empty doc-test pass, which says nothing about the rest).
+passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo 'test result: .*' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+echo
+echo "tests: $passed passed, $failed failed"
+exit "$status"
