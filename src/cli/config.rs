@@ -276,6 +276,43 @@ mod tests {
     }
 
     #[test]
+    fn pool_table_with_an_array_of_pools() {
+        let table: toml::Table = toml::from_str(
+            r#"
+            threads = 1
+            [pool]
+            url = ["stratum+tcp://127.0.0.1:3333", "stratum+tcp://127.0.0.1:4444"]
+            user = "me.worker"
+            suggest-diff = 0.5
+            "#,
+        )
+        .unwrap();
+        let cmd = Cli::command();
+        let args = args_from_table(&cmd, &table, &argv("noncesweep pool")).unwrap();
+        let cli = Cli::try_parse_from(&args).unwrap();
+        match &cli.command {
+            Some(crate::cli::Command::Pool(p)) => {
+                assert_eq!(p.urls.len(), 2);
+                assert_eq!(p.user, "me.worker");
+                assert_eq!(p.suggest_diff.map(|d| d.get()), Some(0.5));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Pools on the command line replace the file's list.
+        let args = args_from_table(
+            &cmd,
+            &table,
+            &argv("noncesweep pool -o stratum+tcp://127.0.0.1:5555"),
+        )
+        .unwrap();
+        let cli = Cli::try_parse_from(&args).unwrap();
+        match &cli.command {
+            Some(crate::cli::Command::Pool(p)) => assert_eq!(p.urls.len(), 1),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let cmd = Cli::command();
         for (text, want) in [

@@ -724,13 +724,12 @@ impl Client<'_> {
                 };
                 match outcome {
                     Ok(()) => {
-                        tracing::debug!(job = %share_job, latency_ms = ms, "share accepted");
                         let pool_diff = self
                             .book
                             .entry(&share_job)
                             .map(|e| crate::pow::target_difficulty(e.job.share_target))
                             .unwrap_or(diff);
-                        update(&self.stats, |st| {
+                        let (accepted, answered) = update(&self.stats, |st| {
                             st.accepted += 1;
                             st.blocks += u64::from(is_block);
                             st.accepted_difficulty += pool_diff;
@@ -738,7 +737,17 @@ impl Client<'_> {
                             if let Some(p) = st.per_pool.get_mut(index) {
                                 p.accepted += 1;
                             }
+                            (st.accepted, st.accepted + st.rejected + st.stale)
                         });
+                        // One line per share, as cpuminer users expect.
+                        tracing::info!(
+                            job = %share_job,
+                            latency_ms = format!("{ms:.1}"),
+                            "accepted: {accepted}/{answered} ({:.2}%), share difficulty {}{}",
+                            100.0 * accepted as f64 / answered.max(1) as f64,
+                            crate::units::format_count(diff),
+                            if is_block { ", and it is a BLOCK" } else { "" }
+                        );
                     }
                     Err(r) if r.is_stale() => {
                         tracing::info!(job = %share_job, reason = %r.reason, latency_ms = ms, "share refused as stale");
