@@ -158,7 +158,6 @@ struct Shared {
     wake: (Mutex<()>, Condvar),
     counters: Counters,
     false_hits: AtomicU64,
-    exhausted: AtomicU64,
     shares: Mutex<Sender<Share>>,
     sweep: SweepFn,
     chunk: u32,
@@ -214,7 +213,6 @@ impl Miner {
             wake: (Mutex::new(()), Condvar::new()),
             counters: Counters::new(config.threads),
             false_hits: AtomicU64::new(0),
-            exhausted: AtomicU64::new(0),
             shares: Mutex::new(shares),
             sweep: config.sweep,
             chunk: config.chunk,
@@ -253,16 +251,6 @@ impl Miner {
         self.shared.wake.1.notify_all();
     }
 
-    /// The job being mined, if any.
-    pub fn job(&self) -> Option<Arc<Job>> {
-        self.shared
-            .current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .map(|a| Arc::clone(&a.job))
-    }
-
     /// Hash counts so far.
     pub fn counters(&self) -> &Counters {
         &self.shared.counters
@@ -282,11 +270,6 @@ impl Miner {
     /// Kernel hits that failed the full re-check (should stay zero).
     pub fn false_hits(&self) -> u64 {
         self.shared.false_hits.load(Ordering::Relaxed)
-    }
-
-    /// How many times a job ran out of header variants.
-    pub fn exhausted_jobs(&self) -> u64 {
-        self.shared.exhausted.load(Ordering::Relaxed)
     }
 
     /// Stop every worker and wait for them (each stops within one chunk).
@@ -340,7 +323,6 @@ fn worker(s: &Shared, thread: usize) {
                     if exhausted_generation != active.generation {
                         exhausted_generation = active.generation;
                         if thread == 0 {
-                            s.exhausted.fetch_add(1, Ordering::Relaxed);
                             tracing::warn!(job = %active.job.id, "job's extranonce2 space is exhausted; waiting for new work");
                         }
                     }

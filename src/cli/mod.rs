@@ -80,11 +80,9 @@ impl Common {
         })
     }
 
-    /// The backend to mine with, resolved and logged.
+    /// The backend to mine with (the selection logs its choice and reason).
     pub fn backend(&self) -> Backend {
-        let b = self.backend.resolve();
-        tracing::info!(backend = %b, "hashing backend selected");
-        b
+        self.backend.resolve()
     }
 }
 
