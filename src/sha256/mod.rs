@@ -181,6 +181,34 @@ impl WorkUnit {
     }
 }
 
+/// How many headers a [`VersionWork`] holds: 32 rolled versions, which
+/// needs at least five bits of version-rolling mask (BIP320 gives 16).
+pub const VERSION_LANES: usize = 32;
+
+/// [`VERSION_LANES`] headers that differ only in their version field
+/// (BIP320 version rolling). Their first 64 bytes differ, so each has its
+/// own midstate; their second block is the same, so the SIMD kernels
+/// compute its message schedule once for all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VersionWork {
+    /// Midstate of header `i`.
+    pub midstates: [[u32; 8]; VERSION_LANES],
+    /// Words 0..3 of block 2, shared (see [`WorkUnit::tail`]).
+    pub tail: [u32; 3],
+    pub target: TargetWords,
+}
+
+impl VersionWork {
+    /// Header `lane` as a plain work unit.
+    pub fn unit(&self, lane: usize) -> WorkUnit {
+        WorkUnit {
+            midstate: self.midstates[lane],
+            tail: self.tail,
+            target: self.target,
+        }
+    }
+}
+
 /// SHA-256 of a 32-byte digest given as its 8 state words.
 pub fn second_hash(first: &[u32; 8]) -> [u32; 8] {
     let mut w = [0u32; 16];
@@ -308,6 +336,55 @@ impl Backend {
             return;
         }
         soft::sweep(work, first, last, hits)
+    }
+}
+
+impl Backend {
+    /// Whether this backend's [`Backend::sweep_versions`] computes block
+    /// 2's message schedule once for all the versions (the vector kernels),
+    /// rather than sweeping them one after another.
+    pub fn shares_versions(self) -> bool {
+        matches!(self, Backend::Avx512 | Backend::Avx2)
+    }
+
+    /// Sweep `first..=last` for every header of `work`, pushing each
+    /// `(lane, nonce)` whose hash meets `work.target` onto `hits`, in
+    /// increasing nonce order and lane order within a nonce.
+    pub fn sweep_versions(
+        self,
+        work: &VersionWork,
+        first: u32,
+        last: u32,
+        hits: &mut Vec<(usize, u32)>,
+    ) {
+        debug_assert!(first <= last);
+        if first > last {
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if self.shares_versions() {
+            assert!(
+                self.is_supported(),
+                "backend {self} is not supported on this CPU"
+            );
+            // SAFETY: the CPU supports the kernel's target features (just checked).
+            unsafe {
+                match self {
+                    Backend::Avx512 => x86_avx512::sweep_versions(work, first, last, hits),
+                    Backend::Avx2 => x86_avx2::sweep_versions(work, first, last, hits),
+                    Backend::Shani | Backend::Soft => unreachable!("checked above"),
+                }
+            }
+            return;
+        }
+        let start = hits.len();
+        let mut found = Vec::new();
+        for lane in 0..VERSION_LANES {
+            found.clear();
+            self.sweep(&work.unit(lane), first, last, &mut found);
+            hits.extend(found.iter().map(|&n| (lane, n)));
+        }
+        hits[start..].sort_unstable_by_key(|&(lane, nonce)| (nonce, lane));
     }
 }
 

@@ -5,11 +5,16 @@
 //! `vpternlogd` instructions (`_mm512_ternarylogic_epi32`), which is why
 //! this kernel beats SHA-NI on CPUs that have both. The algorithm itself is
 //! [`super::lanes`]; this module only supplies the lane operations.
+//!
+//! With version rolling, [`sweep_versions`] hashes 32 versions of one
+//! header per nonce in two registers side by side; the second register's
+//! independent dependency chains keep more of the vector pipes busy than
+//! one register's rounds can.
 
 use core::arch::x86_64::*;
 
 use super::lanes::{self, Lanes};
-use super::WorkUnit;
+use super::{VersionWork, WorkUnit};
 
 /// Three-way XOR as a `vpternlogd` truth table.
 const XOR3: i32 = 0x96;
@@ -26,6 +31,16 @@ impl Lanes for Zmm {
     #[inline(always)]
     unsafe fn splat(x: u32) -> Self {
         Zmm(_mm512_set1_epi32(x as i32))
+    }
+    #[inline(always)]
+    unsafe fn load(p: &[u32]) -> Self {
+        assert!(p.len() >= 16);
+        Zmm(_mm512_loadu_si512(p.as_ptr().cast()))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: &mut [u32]) {
+        assert!(p.len() >= 16);
+        _mm512_storeu_si512(p.as_mut_ptr().cast(), self.0)
     }
     #[inline(always)]
     unsafe fn iota(base: u32) -> Self {
@@ -120,4 +135,21 @@ pub(crate) unsafe fn sweep(work: &WorkUnit, first: u32, last: u32, hits: &mut Ve
 /// Whether this CPU and OS support the kernel.
 pub(crate) fn is_supported() -> bool {
     std::arch::is_x86_feature_detected!("avx512f")
+}
+
+/// Sweep `first..=last` for the 32 headers of `work`: two registers of 16
+/// versions each, driven side by side (see [`lanes::Pair`]).
+///
+/// # Safety
+/// The CPU must support the enabled target features ([`is_supported`]).
+#[target_feature(enable = "avx512f")]
+#[inline(never)]
+pub(crate) unsafe fn sweep_versions(
+    work: &VersionWork,
+    first: u32,
+    last: u32,
+    hits: &mut Vec<(usize, u32)>,
+) {
+    // SAFETY: as in `sweep`.
+    unsafe { lanes::sweep_versions::<lanes::Pair<Zmm>>(work, first, last, hits) }
 }
