@@ -20,6 +20,22 @@ use crate::units::format_rate;
 /// The name of the baseline in reports.
 pub const BASELINE: &str = "sha2-loop";
 
+/// A sentence on what the lanes of the vector kernels hold in a run.
+pub fn lanes_note(version_rolling: bool) -> String {
+    if version_rolling {
+        format!(
+            "version rolling on (BIP320 mask {:08x}, as in solo mining and most pools): \
+             the vector kernels hash {} versions per nonce and share block 2's message \
+             schedule; --no-version-rolling measures nonce lanes only",
+            crate::work::BIP320_MASK,
+            sha256::VERSION_LANES
+        )
+    } else {
+        "version rolling off: every kernel hashes one header at a time, nonces in its lanes"
+            .to_string()
+    }
+}
+
 /// What to measure.
 #[derive(Clone, Debug)]
 pub struct BenchOptions {
@@ -31,6 +47,9 @@ pub struct BenchOptions {
     pub single_thread: bool,
     /// Length of each measurement.
     pub seconds: f64,
+    /// Whether the benchmark job allows version rolling (as solo mining and
+    /// most pools do), so the vector kernels hash version groups.
+    pub version_rolling: bool,
     /// Where running counts are published (status line, API).
     pub live: Option<Arc<engine::LiveCounts>>,
 }
@@ -56,6 +75,9 @@ pub struct BenchResult {
     pub per_thread: Vec<f64>,
     /// `hashrate` divided by that of `sha2-loop` at the same thread count.
     pub ratio: f64,
+    /// What the kernel's lanes held: `"versions"` (a group of rolled
+    /// versions per nonce, block 2's schedule shared) or `"nonces"`.
+    pub lanes: &'static str,
 }
 
 /// The backend `auto` picks here, and why.
@@ -80,6 +102,8 @@ pub struct BenchReport {
     pub cpu: CpuInfo,
     /// The backend choice in effect for this run.
     pub selection: Option<SelectionInfo>,
+    /// Whether the job allowed version rolling ([`BenchOptions::version_rolling`]).
+    pub version_rolling: bool,
     pub results: Vec<BenchResult>,
 }
 
@@ -156,24 +180,27 @@ impl Subject {
         }
     }
 
-    fn config(self, threads: usize) -> MinerConfig {
+    fn config(self, threads: usize, version_rolling: bool) -> MinerConfig {
         match self {
-            Subject::Backend(b) => MinerConfig::new(b, threads),
+            Subject::Backend(b) if version_rolling => MinerConfig::new(b, threads),
+            Subject::Backend(b) => MinerConfig::new(b, threads).without_version_groups(),
             Subject::Sha2Loop => {
                 let sweep: SweepFn = Arc::new(sha2_loop);
                 MinerConfig {
                     threads,
                     chunk: 1 << 13,
                     sweep,
+                    sweep_versions: None,
                 }
             }
         }
     }
 }
 
-/// Measure `backend` on `threads` threads for `seconds` (ratio left at 1).
+/// Measure `backend` on `threads` threads for `seconds` (ratio left at 1),
+/// with version rolling allowed.
 pub fn measure(backend: Backend, threads: usize, seconds: f64) -> Result<BenchResult, EngineError> {
-    measure_subject(Subject::Backend(backend), threads, seconds)
+    measure_subject(Subject::Backend(backend), threads, seconds, true)
 }
 
 /// Measure `subject` on `threads` threads for `seconds` (ratio left at 1).
@@ -181,8 +208,9 @@ pub fn measure_subject(
     subject: Subject,
     threads: usize,
     seconds: f64,
+    version_rolling: bool,
 ) -> Result<BenchResult, EngineError> {
-    measure_subject_live(subject, threads, seconds, None)
+    measure_subject_live(subject, threads, seconds, version_rolling, None)
 }
 
 /// [`measure_subject`], publishing running counts to `live`.
@@ -190,13 +218,16 @@ pub fn measure_subject_live(
     subject: Subject,
     threads: usize,
     seconds: f64,
+    version_rolling: bool,
     live: Option<&engine::LiveCounts>,
 ) -> Result<BenchResult, EngineError> {
-    let (counts, elapsed) = engine::measure_live(
-        subject.config(threads),
-        Duration::from_secs_f64(seconds),
-        live,
-    )?;
+    let config = subject.config(threads, version_rolling);
+    let lanes = if config.sweep_versions.is_some() {
+        "versions"
+    } else {
+        "nonces"
+    };
+    let (counts, elapsed) = engine::measure_live(config, Duration::from_secs_f64(seconds), live)?;
     let secs = elapsed.as_secs_f64();
     let hashes: u64 = counts.iter().sum();
     Ok(BenchResult {
@@ -207,6 +238,7 @@ pub fn measure_subject_live(
         hashrate: hashes as f64 / secs,
         per_thread: counts.iter().map(|&c| c as f64 / secs).collect(),
         ratio: 1.0,
+        lanes,
     })
 }
 
@@ -230,7 +262,8 @@ pub fn run(
         if crate::shutdown::requested() {
             break;
         }
-        let base = measure_subject_live(Subject::Sha2Loop, threads, opts.seconds, live)?;
+        let rolling = opts.version_rolling;
+        let base = measure_subject_live(Subject::Sha2Loop, threads, opts.seconds, rolling, live)?;
         on_result(&base);
         let base_rate = base.hashrate;
         results.push(base);
@@ -238,8 +271,13 @@ pub fn run(
             if crate::shutdown::requested() {
                 break;
             }
-            let mut r =
-                measure_subject_live(Subject::Backend(backend), threads, opts.seconds, live)?;
+            let mut r = measure_subject_live(
+                Subject::Backend(backend),
+                threads,
+                opts.seconds,
+                rolling,
+                live,
+            )?;
             r.ratio = if base_rate > 0.0 {
                 r.hashrate / base_rate
             } else {
@@ -255,8 +293,8 @@ pub fn run(
 /// The header of the human-readable table.
 pub fn table_header() -> String {
     format!(
-        "{:<10} {:>7}  {:>12}  {:>9}",
-        "backend", "threads", "hashrate", "vs sha2"
+        "{:<10} {:>7}  {:>8}  {:>12}  {:>9}",
+        "backend", "threads", "lanes", "hashrate", "vs sha2"
     )
 }
 
@@ -264,9 +302,10 @@ pub fn table_header() -> String {
 pub fn format_result(r: &BenchResult) -> String {
     let per: Vec<String> = r.per_thread.iter().map(|&h| format_rate(h)).collect();
     format!(
-        "{:<10} {:>7}  {:>12}  {:>8.2}x   per thread: {}",
+        "{:<10} {:>7}  {:>8}  {:>12}  {:>8.2}x   per thread: {}",
         r.backend,
         r.threads,
+        r.lanes,
         format_rate(r.hashrate),
         r.ratio,
         per.join(", ")

@@ -23,8 +23,8 @@ use rayon::prelude::*;
 
 use crate::header::HeaderTemplate;
 use crate::pow;
-use crate::sha256::{Backend, WorkUnit};
-use crate::work::{Job, Share, Variant};
+use crate::sha256::{Backend, VersionWork, WorkUnit, VERSION_LANES};
+use crate::work::{Job, Share, Variant, BIP320_MASK};
 
 /// A failure to set up the engine.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +112,11 @@ impl Counters {
 /// anything in tests (for example a kernel that lies).
 pub type SweepFn = Arc<dyn Fn(&WorkUnit, u32, u32, &mut Vec<u32>) + Send + Sync>;
 
+/// The function that sweeps a range for a group of rolled versions
+/// (hits are `(lane, nonce)`); see [`Backend::sweep_versions`].
+pub type SweepVersionsFn =
+    Arc<dyn Fn(&VersionWork, u32, u32, &mut Vec<(usize, u32)>) + Send + Sync>;
+
 static PIN_WORKERS: AtomicBool = AtomicBool::new(false);
 
 /// Pin every worker thread started from now on to its own CPU core
@@ -160,6 +165,7 @@ struct Shared {
     false_hits: AtomicU64,
     shares: Mutex<Sender<Share>>,
     sweep: SweepFn,
+    sweep_versions: Option<SweepVersionsFn>,
     chunk: u32,
 }
 
@@ -175,8 +181,13 @@ pub struct Miner {
 #[derive(Clone)]
 pub struct MinerConfig {
     pub threads: usize,
+    /// Hashes per chunk (a power of two, at least [`VERSION_LANES`]).
     pub chunk: u32,
     pub sweep: SweepFn,
+    /// The version-group kernel, used for jobs whose rolling mask allows
+    /// groups ([`Job::has_version_groups`]); `None` sweeps every header
+    /// with `sweep`, one after another.
+    pub sweep_versions: Option<SweepVersionsFn>,
 }
 
 impl MinerConfig {
@@ -188,7 +199,21 @@ impl MinerConfig {
             sweep: Arc::new(move |w: &WorkUnit, a, b, hits: &mut Vec<u32>| {
                 backend.sweep(w, a, b, hits)
             }),
+            sweep_versions: backend.shares_versions().then(|| {
+                let f: SweepVersionsFn =
+                    Arc::new(move |w: &VersionWork, a, b, hits: &mut Vec<(usize, u32)>| {
+                        backend.sweep_versions(w, a, b, hits)
+                    });
+                f
+            }),
         }
+    }
+
+    /// The same workers without version groups: every header is swept
+    /// with its nonces in the lanes (`--no-version-lanes`).
+    pub fn without_version_groups(mut self) -> Self {
+        self.sweep_versions = None;
+        self
     }
 }
 
@@ -200,8 +225,8 @@ impl Miner {
             return Err(EngineError::NoThreads);
         }
         assert!(
-            config.chunk.is_power_of_two(),
-            "chunk must be a power of two"
+            config.chunk.is_power_of_two() && config.chunk as usize >= VERSION_LANES,
+            "chunk must be a power of two of at least {VERSION_LANES}"
         );
         let pool = worker_pool(config.threads)
             .thread_name(|i| format!("noncesweep-worker-{i}"))
@@ -215,6 +240,7 @@ impl Miner {
             false_hits: AtomicU64::new(0),
             shares: Mutex::new(shares),
             sweep: config.sweep,
+            sweep_versions: config.sweep_versions,
             chunk: config.chunk,
         });
         let (done_tx, done) = std::sync::mpsc::channel();
@@ -291,12 +317,37 @@ impl Drop for Miner {
     }
 }
 
+/// What a worker hashes: one header, or a group of rolled versions of one.
+enum Unit {
+    One(Variant, WorkUnit),
+    Versions(Vec<Variant>, VersionWork),
+}
+
+impl Unit {
+    /// Unit `index` of `job`: variant `index`, or version group `index`.
+    fn of(job: &Job, index: u64, grouped: bool) -> Option<Unit> {
+        if grouped {
+            let variants = job.version_group(index)?;
+            let first = variants[0].header.work_unit(job.share_target);
+            let work = VersionWork {
+                midstates: std::array::from_fn(|i| variants[i].header.midstate()),
+                tail: first.tail,
+                target: first.target,
+            };
+            Some(Unit::Versions(variants, work))
+        } else {
+            let v = job.variant(index)?;
+            let work = v.header.work_unit(job.share_target);
+            Some(Unit::One(v, work))
+        }
+    }
+}
+
 fn worker(s: &Shared, thread: usize) {
-    let chunk = s.chunk as u64;
-    let chunks_per_variant = (1u64 << 32) / chunk;
     let mut hits = Vec::new();
-    // The header variant this thread hashed last, reused while it lasts.
-    let mut cached: Option<(u64, u64, Variant, WorkUnit)> = None;
+    let mut lane_hits = Vec::new();
+    // The unit this thread hashed last, reused while it lasts.
+    let mut cached: Option<(u64, u64, Unit)> = None;
     let mut exhausted_generation = u64::MAX;
     while !s.stop.load(Ordering::Relaxed) {
         let active = s.current.read().unwrap_or_else(|e| e.into_inner()).clone();
@@ -308,39 +359,65 @@ fn worker(s: &Shared, thread: usize) {
             idle(s);
             continue;
         }
+        let job = &active.job;
+        // A chunk is `s.chunk` hashes either way: that many nonces of one
+        // header, or a 32nd as many nonces of a group of 32 versions.
+        let sweep_versions = s
+            .sweep_versions
+            .as_ref()
+            .filter(|_| job.has_version_groups());
+        let nonces = if sweep_versions.is_some() {
+            s.chunk / VERSION_LANES as u32
+        } else {
+            s.chunk
+        };
+        let chunks_per_unit = (1u64 << 32) / nonces as u64;
         let c = active.cursor.fetch_add(1, Ordering::Relaxed);
-        let index = c / chunks_per_variant;
-        let first = ((c % chunks_per_variant) * chunk) as u32;
-        let last = first + (s.chunk - 1);
-        let fresh = matches!(&cached, Some((g, i, _, _)) if *g == active.generation && *i == index);
+        let index = c / chunks_per_unit;
+        let first = ((c % chunks_per_unit) * nonces as u64) as u32;
+        let last = first + (nonces - 1);
+        let fresh = matches!(&cached, Some((g, i, _)) if *g == active.generation && *i == index);
         if !fresh {
-            match active.job.variant(index) {
-                Some(v) => {
-                    let wu = v.header.work_unit(active.job.share_target);
-                    cached = Some((active.generation, index, v, wu));
-                }
+            match Unit::of(job, index, sweep_versions.is_some()) {
+                Some(unit) => cached = Some((active.generation, index, unit)),
                 None => {
                     if exhausted_generation != active.generation {
                         exhausted_generation = active.generation;
                         if thread == 0 {
-                            tracing::warn!(job = %active.job.id, "job's extranonce2 space is exhausted; waiting for new work");
+                            tracing::warn!(job = %job.id, "job's extranonce2 space is exhausted; waiting for new work");
                         }
                     }
                     continue;
                 }
             }
         }
-        let (_, _, variant, wu) = cached.as_ref().expect("set above");
-        hits.clear();
-        (s.sweep)(wu, first, last, &mut hits);
-        s.counters.add(thread, chunk);
-        if hits.is_empty() {
+        let (_, _, unit) = cached.as_ref().expect("set above");
+        // Allocates only when there is a hit.
+        let mut found: Vec<(&Variant, u32)> = Vec::new();
+        match (unit, sweep_versions) {
+            (Unit::Versions(variants, work), Some(sweep)) => {
+                lane_hits.clear();
+                sweep(work, first, last, &mut lane_hits);
+                found.extend(
+                    lane_hits
+                        .iter()
+                        .filter_map(|&(lane, nonce)| Some((variants.get(lane)?, nonce))),
+                );
+            }
+            (Unit::One(variant, work), _) => {
+                hits.clear();
+                (s.sweep)(work, first, last, &mut hits);
+                found.extend(hits.iter().map(|&nonce| (variant, nonce)));
+            }
+            (Unit::Versions(..), None) => unreachable!("groups are built only with a group kernel"),
+        }
+        s.counters.add(thread, s.chunk as u64);
+        if found.is_empty() {
             continue;
         }
-        let job = &active.job;
-        let shares: Vec<Share> = hits
+        let shares: Vec<Share> = found
             .iter()
-            .filter_map(|&nonce| {
+            .filter_map(|&(variant, nonce)| {
                 let share = verify_hit(&job.id, variant, nonce, job.share_target, job.version_mask);
                 if share.is_none() {
                     s.false_hits.fetch_add(1, Ordering::Relaxed);
@@ -486,7 +563,10 @@ pub fn measure_live(
 ) -> Result<(Vec<u64>, Duration), EngineError> {
     let (tx, _rx) = std::sync::mpsc::channel();
     let miner = Miner::start(config, tx)?;
-    let job = synthetic_job(Target::ZERO);
+    // Rolling versions as solo mining (and most pools) allow; a config
+    // without a group kernel sweeps the versions one after another.
+    let mut job = synthetic_job(Target::ZERO);
+    job.version_mask = BIP320_MASK;
     let t0 = Instant::now();
     miner.set_job(Some(Arc::new(job)));
     while t0.elapsed() < duration && !crate::shutdown::requested() {

@@ -11,6 +11,10 @@ use bitcoin::{BlockHash, Target, TxMerkleNode};
 
 use crate::coinbase::{self, CoinbaseParts};
 use crate::header::HeaderTemplate;
+use crate::sha256::VERSION_LANES;
+
+/// The version bits BIP320 leaves free for rolling (13..28).
+pub const BIP320_MASK: u32 = 0x1fff_e000;
 
 /// One unit of work from a work source.
 #[derive(Clone, Debug, PartialEq)]
@@ -103,6 +107,37 @@ impl Job {
         })
     }
 
+    /// Whether the job's mask yields whole groups of [`VERSION_LANES`]
+    /// versions per extranonce2 (five or more bits), which the vector
+    /// kernels hash side by side ([`Job::version_group`]).
+    pub fn has_version_groups(&self) -> bool {
+        self.versions_per_extranonce() >= VERSION_LANES as u64
+    }
+
+    /// Variants `group * VERSION_LANES ..` (the same as [`Job::variant`]
+    /// gives one by one): one extranonce2, consecutive rolled versions. The
+    /// coinbase and merkle root are computed once for the group. `None` when
+    /// the job's space is exhausted or its mask is too narrow for groups.
+    pub fn version_group(&self, group: u64) -> Option<Vec<Variant>> {
+        if !self.has_version_groups() {
+            return None;
+        }
+        let first = group.checked_mul(VERSION_LANES as u64)?;
+        let v0 = self.variant(first)?;
+        let per = self.versions_per_extranonce();
+        let base = self.version as u32 & self.version_mask;
+        Some(
+            (first..first + VERSION_LANES as u64)
+                .map(|index| {
+                    let mut v = v0.clone();
+                    let roll = deposit_bits(index % per, self.version_mask);
+                    v.header.set_version_bits(self.version_mask, base ^ roll);
+                    v
+                })
+                .collect(),
+        )
+    }
+
     /// The block target from the job's `bits`.
     pub fn block_target(&self) -> Target {
         crate::pow::target_from_bits(self.bits)
@@ -159,5 +194,45 @@ mod tests {
         assert_eq!(job.variant(0).unwrap().extranonce2, vec![254]);
         assert_eq!(job.variant(1).unwrap().extranonce2, vec![255]);
         assert!(job.variant(2).is_none());
+        assert!(!job.has_version_groups());
+        assert!(job.version_group(0).is_none());
+    }
+
+    #[test]
+    fn version_groups_are_the_variants_in_order() {
+        let mut job = crate::engine::synthetic_job(Target::MAX_ATTAINABLE_REGTEST);
+        job.extranonce2_size = 1;
+        job.extranonce2_start = 254;
+        for mask in [BIP320_MASK, 0x0000_3e00, 0x1f00_0000] {
+            job.version_mask = mask;
+            job.version = 0x2000_0000 | (0x5555_5555 & mask as i32);
+            assert!(job.has_version_groups());
+            let groups = job.versions_per_extranonce() / VERSION_LANES as u64;
+            for g in [0, 1, groups - 1, groups, 2 * groups - 1] {
+                let group = job.version_group(g).expect("group");
+                assert_eq!(group.len(), VERSION_LANES);
+                for (i, v) in group.iter().enumerate() {
+                    assert_eq!(
+                        Some(v),
+                        job.variant(g * VERSION_LANES as u64 + i as u64).as_ref()
+                    );
+                }
+            }
+            // Variant 0 is the job as sent; versions in a group all differ.
+            let g0 = job.version_group(0).unwrap();
+            assert_eq!(g0[0].header.header.version.to_consensus(), job.version);
+            let mut versions: Vec<i32> = g0
+                .iter()
+                .map(|v| v.header.header.version.to_consensus())
+                .collect();
+            versions.sort_unstable();
+            versions.dedup();
+            assert_eq!(versions.len(), VERSION_LANES);
+            // Two extranonce2 values (254, 255) and then nothing.
+            assert!(job.version_group(2 * groups).is_none());
+        }
+        job.version_mask = 0x0000_1e00;
+        assert!(!job.has_version_groups());
+        assert!(job.version_group(0).is_none());
     }
 }

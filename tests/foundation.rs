@@ -359,6 +359,7 @@ fn engine_rolls_extranonce2_when_the_nonce_space_runs_out() {
                 hits.push(b)
             }
         }),
+        sweep_versions: None,
     };
     let miner = Miner::start(config, tx).unwrap();
     miner.set_job(Some(Arc::new(job)));
@@ -380,6 +381,84 @@ fn engine_rolls_extranonce2_when_the_nonce_space_runs_out() {
         );
     }
     miner.stop();
+}
+
+#[test]
+fn engine_mines_version_groups_and_rechecks_every_hit() {
+    // About one hash in 2^16 meets this target.
+    let easy = Target::from_le_bytes({
+        let mut b = [0xff; 32];
+        b[31] = 0;
+        b[30] = 0;
+        b
+    });
+    let mut job = engine::synthetic_job(easy);
+    job.version_mask = noncesweep::work::BIP320_MASK;
+    assert!(job.has_version_groups());
+    let backend = Backend::available()
+        .into_iter()
+        .find(|b| b.shares_versions())
+        .unwrap_or(Backend::Soft);
+    let config = MinerConfig::new(backend, 2);
+    assert_eq!(config.sweep_versions.is_some(), backend.shares_versions());
+    let (tx, rx) = mpsc::channel();
+    let miner = Miner::start(config, tx).unwrap();
+    miner.set_job(Some(Arc::new(job.clone())));
+    let mut shares = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while shares.len() < 40 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        shares.push(rx.recv_timeout(left).expect("shares"));
+    }
+    assert_eq!(miner.false_hits(), 0);
+    miner.stop();
+    let mut seen = std::collections::BTreeSet::new();
+    for s in &shares {
+        let h = &s.header.header;
+        assert_eq!(s.hash, h.block_hash());
+        assert!(pow::meets(&s.hash, easy), "{s:?}");
+        let version = h.version.to_consensus() as u32;
+        assert_eq!(
+            version & !job.version_mask,
+            job.version as u32 & !job.version_mask
+        );
+        assert_eq!(s.version_bits, version & job.version_mask);
+        assert!(
+            seen.insert((version, h.nonce, s.extranonce2.clone())),
+            "share repeated: {s:?}"
+        );
+    }
+    let versions: std::collections::BTreeSet<u32> = shares.iter().map(|s| s.version_bits).collect();
+    assert!(
+        versions.len() >= 8,
+        "shares from only {} versions",
+        versions.len()
+    );
+}
+
+#[test]
+fn engine_never_turns_a_false_version_group_hit_into_a_share() {
+    use noncesweep::sha256::VersionWork;
+    // A group kernel that reports lane 31 at the first nonce of every chunk.
+    let liar: engine::SweepVersionsFn =
+        Arc::new(|_: &VersionWork, first, _, hits: &mut Vec<(usize, u32)>| hits.push((31, first)));
+    let config = MinerConfig {
+        sweep_versions: Some(liar),
+        ..MinerConfig::new(Backend::Soft, 2)
+    };
+    let mut job = engine::synthetic_job(Target::ZERO);
+    job.version_mask = noncesweep::work::BIP320_MASK;
+    let (tx, rx) = mpsc::channel();
+    let miner = Miner::start(config, tx).unwrap();
+    miner.set_job(Some(Arc::new(job)));
+    let t0 = Instant::now();
+    while miner.false_hits() < 20 && t0.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let false_hits = miner.false_hits();
+    miner.stop();
+    assert!(false_hits >= 20, "only {false_hits} false hits counted");
+    assert_eq!(rx.try_iter().count(), 0, "a false hit became a share");
 }
 
 fn run_cli(args: &[&str]) -> std::process::Output {

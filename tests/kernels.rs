@@ -351,6 +351,7 @@ fn engine_never_turns_a_false_hit_into_a_share() {
             threads: 2,
             chunk: 1 << 10,
             sweep: liar,
+            sweep_versions: None,
         },
         tx,
     )

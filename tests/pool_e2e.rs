@@ -404,7 +404,13 @@ fn shares_found_while_disconnected_are_submitted_after_resume() {
 
 #[test]
 fn killed_and_restarted_pool_no_share_lost_or_double_counted() {
-    let mut pool1 = TestPool::start(PoolConfig::default());
+    // Shares about 20 a second at 80 MH/s: the 40 the miner stops at take
+    // long enough that the kill after the first 10 always comes before.
+    let difficulty = 1e-3;
+    let mut pool1 = TestPool::start(PoolConfig {
+        difficulty,
+        ..PoolConfig::default()
+    });
     let port = pool1.port;
     let url = pool1.url();
     let m = spawn_miner(&["-o", &url, "--max-shares", "40", "--retry-max", "1"]);
@@ -415,6 +421,7 @@ fn killed_and_restarted_pool_no_share_lost_or_double_counted() {
     let pool2 = TestPool::start(PoolConfig {
         port,
         first_extranonce1: 0x2000_0000,
+        difficulty,
         ..PoolConfig::default()
     });
     let f = m.wait(LONG);

@@ -26,7 +26,7 @@ use noncesweep::coinbase::{self, CoinbaseBuilder};
 use noncesweep::engine::{Miner, MinerConfig};
 use noncesweep::gbt::template::{BlockTemplate, Payout, TemplateJob, TemplateTx};
 use noncesweep::sha256::Backend;
-use noncesweep::work::Share;
+use noncesweep::work::{Share, BIP320_MASK};
 
 /// Everything the kernel logs, to find the reason of a rejection.
 static KERNEL_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -73,7 +73,13 @@ struct Engine {
 impl Engine {
     fn new() -> Engine {
         let (tx, shares) = mpsc::channel();
-        let miner = Miner::start(MinerConfig::new(Backend::Soft, 1), tx).expect("miner");
+        // A vector backend where there is one, so that jobs with a rolling
+        // mask go through the version-group kernel.
+        let backend = Backend::available()
+            .into_iter()
+            .find(|b| b.shares_versions())
+            .unwrap_or(Backend::Soft);
+        let miner = Miner::start(MinerConfig::new(backend, 1), tx).expect("miner");
         Engine { miner, shares }
     }
 
@@ -194,6 +200,7 @@ fn core_consensus_accepts_our_blocks_and_rejects_broken_ones() {
 
     // Blocks 1..20 (BIP34 OP_1..OP_16, then 0x01 0x11 ...), then up to 102
     // so the first coinbases mature. Odd heights pay P2WPKH, even P2TR.
+    let mut rolled = 0;
     for h in 1..=102u32 {
         let payout = Payout {
             script: if h % 2 == 1 {
@@ -203,13 +210,22 @@ fn core_consensus_accepts_our_blocks_and_rejects_broken_ones() {
             },
             tag: tag.clone(),
         };
+        // Odd heights roll BIP320 version bits, as `solo` does by default.
         let job = TemplateJob::new(
             Arc::new(template(&chain, &[], Amount::ZERO)),
             &payout,
             format!("h{h}"),
         )
-        .unwrap();
+        .unwrap()
+        .with_version_mask(if h % 2 == 1 { BIP320_MASK } else { 0 });
         let block = engine.mine(&job);
+        let version = block.header.version.to_consensus() as u32;
+        assert_eq!(version & !BIP320_MASK, 0x2000_0000);
+        if h % 2 == 0 {
+            assert_eq!(version, 0x2000_0000);
+        } else if version != 0x2000_0000 {
+            rolled += 1;
+        }
         if h <= 16 {
             assert_eq!(
                 block.txdata[0].input[0].script_sig.as_bytes()[0],
@@ -219,6 +235,8 @@ fn core_consensus_accepts_our_blocks_and_rejects_broken_ones() {
         accept(&mut chain, &chainman, block);
     }
     assert_eq!(chain.height, 102);
+    // About half the odd-height blocks are found on a rolled version.
+    assert!(rolled >= 5, "only {rolled} blocks with rolled version bits");
 
     // A block with segwit spends: P2WPKH (height 1's coinbase) and P2TR key
     // path (height 2's coinbase), so it carries witness data.

@@ -169,6 +169,7 @@ fn gated_miner() -> (MinerConfig, Gate) {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }),
+        sweep_versions: None,
     };
     (cfg, Gate { allowed, waiting })
 }
@@ -206,6 +207,7 @@ fn start_solo(
         poll_interval: Duration::from_secs(1),
         state_dir: state,
         miner,
+        version_mask: noncesweep::work::BIP320_MASK,
         stop: Arc::new(move || s.load(Ordering::SeqCst)),
         show_progress: false,
         events: Some(tx),

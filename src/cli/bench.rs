@@ -19,6 +19,12 @@ pub struct BenchArgs {
     /// Print one JSON object on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Measure as for work that allows no version rolling: nonces in the
+    /// lanes of every kernel (by default the job rolls BIP320 version bits,
+    /// as solo mining and most pools allow, and the vector kernels hash
+    /// groups of versions).
+    #[arg(long)]
+    pub no_version_rolling: bool,
 }
 
 /// The same options given without the `bench` command name
@@ -32,16 +38,20 @@ pub struct TopBenchArgs {
     /// Print the benchmark as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Benchmark nonce lanes only, as for work without version rolling.
+    #[arg(long)]
+    pub no_version_rolling: bool,
 }
 
 impl TopBenchArgs {
     pub fn is_set(&self) -> bool {
-        self.seconds.is_some() || self.json
+        self.seconds.is_some() || self.json || self.no_version_rolling
     }
     pub fn into_args(self) -> BenchArgs {
         BenchArgs {
             seconds: self.seconds.unwrap_or(3.0),
             json: self.json,
+            no_version_rolling: self.no_version_rolling,
         }
     }
 }
@@ -70,6 +80,7 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
         threads: common.threads(),
         single_thread: true,
         seconds,
+        version_rolling: !args.no_version_rolling,
         live: Some(Arc::clone(&live)),
     };
     let stats = Stats::new("bench");
@@ -86,6 +97,7 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
         "threads": opts.threads,
         "backend": format!("{:?}", common.backend),
         "seconds": seconds,
+        "version_rolling": opts.version_rolling,
     }));
     noncesweep::shutdown::install().map_err(anyhow::Error::msg)?;
     let monitoring = common.monitor.start(&stats, common.quiet)?;
@@ -98,6 +110,7 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
         );
         println!("CPU features: {}", cpu.features.join(" "));
         println!("backend: {} ({})", selection.backend, selection.reason);
+        println!("{}", bench::lanes_note(opts.version_rolling));
         println!("{}", bench::table_header());
     }
     let results = bench::run(&opts, |r| {
@@ -113,6 +126,7 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
         let report = BenchReport {
             cpu,
             selection: Some((&selection).into()),
+            version_rolling: opts.version_rolling,
             results,
         };
         println!("{}", serde_json::to_string(&report)?);

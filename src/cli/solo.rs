@@ -46,6 +46,11 @@ pub struct SoloArgs {
     /// (default ~/.local/share/noncesweep).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Keep the template's version: do not roll BIP320 version bits (by
+    /// default bits 13-28 are rolled, which the vector kernels hash in
+    /// groups of 32 versions per nonce).
+    #[arg(long)]
+    pub no_version_rolling: bool,
 }
 
 pub fn run(common: &Common, args: &SoloArgs) -> Result<()> {
@@ -86,6 +91,7 @@ pub fn run(common: &Common, args: &SoloArgs) -> Result<()> {
         "rpc-cookie": args.node.rpc_cookie,
         "threads": threads,
         "backend": backend.name(),
+        "version-rolling": !args.no_version_rolling,
     }));
     let monitoring = common.monitor.start(&stats, common.quiet)?;
     let cfg = SoloConfig {
@@ -96,6 +102,11 @@ pub fn run(common: &Common, args: &SoloArgs) -> Result<()> {
         poll_interval: Duration::from_secs_f64(args.poll_interval),
         state_dir: state_dir.clone(),
         miner: MinerConfig::new(backend, threads),
+        version_mask: if args.no_version_rolling {
+            0
+        } else {
+            noncesweep::work::BIP320_MASK
+        },
         stop: Arc::new(noncesweep::shutdown::requested),
         show_progress: true,
         events: None,

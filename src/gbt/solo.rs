@@ -47,6 +47,9 @@ pub struct SoloConfig {
     pub poll_interval: Duration,
     pub state_dir: PathBuf,
     pub miner: MinerConfig,
+    /// Version bits the miner may roll: BIP320's mask by default (which
+    /// lets the vector kernels hash groups of versions), 0 for none.
+    pub version_mask: u32,
     /// Polled often; `true` asks the loop to stop (Ctrl-C).
     pub stop: Arc<dyn Fn() -> bool + Send + Sync>,
     /// Show a progress line while mining.
@@ -505,7 +508,8 @@ impl Solo {
                     // Each job gets its own extranonce range (2^40 values).
                     let job = Arc::new(
                         TemplateJob::new(Arc::clone(&t), payout, format!("{}-{seq}", t.height))?
-                            .with_extranonce_start(seq << 40),
+                            .with_extranonce_start(seq << 40)
+                            .with_version_mask(self.cfg.version_mask),
                     );
                     miner.set_job(Some(Arc::clone(&job.job)));
                     self.summary.templates += 1;

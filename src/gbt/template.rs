@@ -308,6 +308,14 @@ impl TemplateJob {
         self
     }
 
+    /// Let the miner roll the version bits in `mask` (BIP320's
+    /// [`crate::work::BIP320_MASK`]; 0 for none). The template's own bits
+    /// stay as they are in variant 0.
+    pub fn with_version_mask(mut self, mask: u32) -> TemplateJob {
+        Arc::make_mut(&mut self.job).version_mask = mask;
+        self
+    }
+
     /// The full block for a share of this job: the coinbase with
     /// `share.extranonce2` (and its witness), then the template's
     /// transactions. Its merkle root and witness commitment are re-checked.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bitcoin::{BlockHash, TxMerkleNode};
 
-use super::{soft, Backend, BackendChoice, TargetWords, WorkUnit};
+use super::{soft, Backend, BackendChoice, TargetWords, VersionWork, WorkUnit, VERSION_LANES};
 use crate::header::HeaderTemplate;
 use crate::pow;
 
@@ -132,6 +132,72 @@ fn run_self_test(backend: Backend) -> Result<(), String> {
     }
     if total == 0 {
         return Err("no hits at the easy target (neither kernel nor soft)".into());
+    }
+    if backend.shares_versions() {
+        version_self_test(backend)?;
+    }
+    Ok(())
+}
+
+/// The lane that holds the real header in [`version_work`].
+const REAL_LANE: usize = 21;
+
+/// `header` in lane [`REAL_LANE`] and, in the other lanes, `header` with
+/// other values of version bits 13..17.
+fn version_work(header: &HeaderTemplate, target: bitcoin::Target) -> VersionWork {
+    let version = header.header.version.to_consensus();
+    let mut midstates = [[0u32; 8]; VERSION_LANES];
+    for (lane, m) in midstates.iter_mut().enumerate() {
+        let mut h = *header;
+        h.set_version(version ^ (((lane ^ REAL_LANE) as i32) << 13));
+        *m = h.midstate();
+    }
+    VersionWork {
+        midstates,
+        tail: header.tail_words(),
+        target: header.work_unit(target).target,
+    }
+}
+
+/// The version-lane kernel's known-answer test: the real blocks found in
+/// their lane among 31 other versions, and easy-target windows compared with
+/// `soft` run on each version in turn.
+fn version_self_test(backend: Backend) -> Result<(), String> {
+    for block in &KNOWN_BLOCKS {
+        let header = block.header()?;
+        let work = version_work(&header, header.block_target());
+        let (first, last) = (block.nonce - 37, block.nonce + 40);
+        let mut hits = Vec::new();
+        backend.sweep_versions(&work, first, last, &mut hits);
+        if hits != [(REAL_LANE, block.nonce)] {
+            return Err(format!(
+                "{} (version lanes): nonces {first}..={last} gave {hits:?}, expected [({REAL_LANE}, {})]",
+                block.name, block.nonce
+            ));
+        }
+    }
+    let header = KNOWN_BLOCKS[1].header()?;
+    let mut easy = version_work(&header, bitcoin::Target::MAX);
+    easy.target = TargetWords([u32::MAX, u32::MAX, u32::MAX, u32::MAX, 0, 0, 0, 0x00ff_ffff]);
+    let mut total = 0;
+    for (first, last) in [(1000, 1100), (u32::MAX - 40, u32::MAX), (77, 77)] {
+        let (mut got, mut want) = (Vec::new(), Vec::new());
+        backend.sweep_versions(&easy, first, last, &mut got);
+        for lane in 0..VERSION_LANES {
+            let mut hits = Vec::new();
+            soft::sweep(&easy.unit(lane), first, last, &mut hits);
+            want.extend(hits.into_iter().map(|n| (lane, n)));
+        }
+        want.sort_unstable_by_key(|&(lane, nonce)| (nonce, lane));
+        if got != want {
+            return Err(format!(
+                "version lanes, nonces {first}..={last} at an easy target: found {got:?}, soft found {want:?}"
+            ));
+        }
+        total += got.len();
+    }
+    if total == 0 {
+        return Err("no hits at the easy target in version lanes".into());
     }
     Ok(())
 }
