@@ -320,7 +320,7 @@ impl Drop for Miner {
 /// What a worker hashes: one header, or a group of rolled versions of one.
 enum Unit {
     One(Variant, WorkUnit),
-    Versions(Vec<Variant>, VersionWork),
+    Versions(Vec<Variant>, Box<VersionWork>),
 }
 
 impl Unit {
@@ -329,11 +329,11 @@ impl Unit {
         if grouped {
             let variants = job.version_group(index)?;
             let first = variants[0].header.work_unit(job.share_target);
-            let work = VersionWork {
+            let work = Box::new(VersionWork {
                 midstates: std::array::from_fn(|i| variants[i].header.midstate()),
                 tail: first.tail,
                 target: first.target,
-            };
+            });
             Some(Unit::Versions(variants, work))
         } else {
             let v = job.variant(index)?;
