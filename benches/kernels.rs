@@ -1,12 +1,14 @@
 //! Criterion benchmarks of every nonce-sweep backend this CPU supports, and
 //! of the `sha2-loop` baseline, one thread, over the same header and an
-//! unreachable target. Compare each backend with `sha2-loop` from the same
-//! run: absolute rates move with the load of the machine.
+//! unreachable target; then every backend on a group of 32 rolled versions
+//! (`sweep_versions`), where the vector kernels share block 2's schedule.
+//! Compare each backend with `sha2-loop` from the same run: absolute rates
+//! move with the load of the machine.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use noncesweep::bench::{sha2_loop, BASELINE};
 use noncesweep::engine::synthetic_job;
-use noncesweep::sha256::{Backend, WorkUnit};
+use noncesweep::sha256::{Backend, VersionWork, WorkUnit, VERSION_LANES};
 
 fn kernels(c: &mut Criterion) {
     let job = synthetic_job(bitcoin::Target::ZERO);
@@ -32,6 +34,30 @@ fn kernels(c: &mut Criterion) {
             b.iter(|| {
                 hits.clear();
                 sweep(&work, 0, n - 1, &mut hits);
+                assert!(hits.is_empty());
+            })
+        });
+    }
+    group.finish();
+
+    // The same header in 32 versions (BIP320 bits), the same hash count.
+    let mut job = job;
+    job.version_mask = noncesweep::work::BIP320_MASK;
+    let variants = job.version_group(0).expect("a version group");
+    let group_work = VersionWork {
+        midstates: std::array::from_fn(|i| variants[i].header.midstate()),
+        tail: work.tail,
+        target: work.target,
+    };
+    let nonces = n / VERSION_LANES as u32;
+    let mut group = c.benchmark_group("sweep_versions");
+    group.throughput(Throughput::Elements(n as u64));
+    for backend in Backend::available() {
+        group.bench_function(backend.name(), |b| {
+            let mut hits = Vec::new();
+            b.iter(|| {
+                hits.clear();
+                backend.sweep_versions(&group_work, 0, nonces - 1, &mut hits);
                 assert!(hits.is_empty());
             })
         });
