@@ -430,7 +430,7 @@ fn version_targets_with_nonzero_top(backend: Backend) {
 
     // The top word equal to one hash's: that hash passes the first compare
     // and only the full check decides (lower words zero: no hit; all ones: hit).
-    let mut rng = Rng(0x746f_70);
+    let mut rng = Rng(0x0074_6f70);
     let mut work = random_version_work(&mut rng, TargetWords([0; 8]));
     let (lane, nonce) = (19, 1_234_567);
     let top = work.unit(lane).hash_state(nonce)[7].swap_bytes();
@@ -481,7 +481,7 @@ fn versions_ordered_and_same_on_every_backend(backend: Backend) {
         backend.shares_versions(),
         matches!(backend, Backend::Avx512 | Backend::Avx2)
     );
-    let mut rng = Rng(0x6f72_6465_72);
+    let mut rng = Rng(0x006f_7264_6572);
     let work = random_version_work(
         &mut rng,
         pow::target_words(pow::target_from_bits(0x207fffff)),
