@@ -16,7 +16,9 @@ use noncesweep::engine::{self, Miner, MinerConfig, SweepFn};
 use noncesweep::header::HeaderTemplate;
 use noncesweep::pow;
 use noncesweep::remine;
-use noncesweep::sha256::{Backend, BackendChoice, TargetWords, WorkUnit};
+use noncesweep::sha256::{
+    Backend, BackendChoice, TargetWords, VersionWork, WorkUnit, VERSION_LANES,
+};
 
 /// A tiny seeded PRNG (xorshift64*), so failures reproduce.
 struct Rng(u64);
@@ -245,6 +247,265 @@ fn block_125552_remine(backend: Backend) {
     );
 }
 
+// ---- Version lanes (`Backend::sweep_versions`): 32 headers that differ
+// only in their version, swept together.
+
+/// `(lane, nonce)` hits of a version sweep.
+type LaneHits = Vec<(usize, u32)>;
+
+/// The oracle for a version sweep: each lane swept alone as a plain work
+/// unit by `soft`, merged by nonce, then lane.
+fn soft_per_lane(work: &VersionWork, first: u32, last: u32) -> LaneHits {
+    let mut all = Vec::new();
+    for lane in 0..VERSION_LANES {
+        all.extend(
+            sweep(Backend::Soft, &work.unit(lane), first, last)
+                .into_iter()
+                .map(|n| (lane, n)),
+        );
+    }
+    all.sort_unstable_by_key(|&(lane, nonce)| (nonce, lane));
+    all
+}
+
+fn sweep_versions(backend: Backend, work: &VersionWork, first: u32, last: u32) -> LaneHits {
+    let mut hits = Vec::new();
+    backend.sweep_versions(work, first, last, &mut hits);
+    hits
+}
+
+fn assert_versions_same_as_soft(
+    backend: Backend,
+    work: &VersionWork,
+    first: u32,
+    last: u32,
+) -> LaneHits {
+    let want = soft_per_lane(work, first, last);
+    let got = sweep_versions(backend, work, first, last);
+    assert_eq!(
+        got, want,
+        "{backend} versions vs soft per lane on {first}..={last}, {work:?}"
+    );
+    got
+}
+
+fn random_version_work(rng: &mut Rng, target: TargetWords) -> VersionWork {
+    VersionWork {
+        midstates: std::array::from_fn(|_| rng.words()),
+        tail: rng.words(),
+        target,
+    }
+}
+
+const VERSION_CASES: usize = 64;
+
+/// A version work, a nonce window and the hits `soft` finds in it lane by lane.
+type VersionCase = (VersionWork, u32, u32, LaneHits);
+
+/// Random version works and nonce windows of 512..=543 nonces (at least
+/// 64 * 32 * 512 = 2^20 hashes), with the oracle's hits, computed once
+/// for all backends.
+fn random_version_cases() -> &'static Vec<VersionCase> {
+    static CASES: OnceLock<Vec<VersionCase>> = OnceLock::new();
+    CASES.get_or_init(|| {
+        let mut rng = Rng(0x7665_7273_696f_6e73);
+        (0..VERSION_CASES)
+            .map(|i| {
+                let target = easy_target(&mut rng);
+                let work = random_version_work(&mut rng, target);
+                let span = 512 + rng.next_u32() % 32;
+                // Every 8th window ends at the top of the nonce space, every
+                // 8th (another) starts at zero.
+                let first = match i % 8 {
+                    0 => u32::MAX - (span - 1),
+                    4 => 0,
+                    _ => rng.next_u32() % (u32::MAX - span),
+                };
+                let last = first + (span - 1);
+                (work, first, last, soft_per_lane(&work, first, last))
+            })
+            .collect()
+    })
+}
+
+fn random_versions_match_soft(backend: Backend) {
+    let mut hashes = 0u64;
+    let mut total = 0;
+    for (work, first, last, want) in random_version_cases() {
+        let got = sweep_versions(backend, work, *first, *last);
+        assert_eq!(&got, want, "{backend} on {first}..={last}, {work:?}");
+        hashes += VERSION_LANES as u64 * (u64::from(last - first) + 1);
+        total += got.len();
+    }
+    assert!(hashes >= 1_000_000, "only {hashes} hashes");
+    // 2^20 / 256 = 4096 expected at least.
+    assert!(total >= 3500, "only {total} hits in {hashes} hashes");
+    // Hits in both halves of the lanes.
+    let lanes: std::collections::BTreeSet<usize> = random_version_cases()
+        .iter()
+        .flat_map(|c| c.3.iter().map(|&(lane, _)| lane))
+        .collect();
+    assert_eq!(lanes.len(), VERSION_LANES, "lanes with hits: {lanes:?}");
+}
+
+/// 32 versions of `header` (BIP320 bits 13..28): lane `real` keeps the
+/// header's own version, lane `i` has `i ^ real` in the rolled bits.
+fn versions_of(header: &HeaderTemplate, real: usize, target: Target) -> VersionWork {
+    const MASK: u32 = 0x1fff_e000;
+    let units: [WorkUnit; VERSION_LANES] = std::array::from_fn(|i| {
+        let mut h = *header;
+        h.set_version_bits(MASK, ((i ^ real) as u32) << 13);
+        h.work_unit(target)
+    });
+    assert_eq!(units[real], header.work_unit(target));
+    assert!(units.iter().all(|u| u.tail == units[0].tail));
+    VersionWork {
+        midstates: std::array::from_fn(|i| units[i].midstate),
+        tail: units[0].tail,
+        target: units[0].target,
+    }
+}
+
+fn exact_version_boundaries(backend: Backend) {
+    let mut rng = Rng(0x626f_756e_6473);
+    // (work, lane, nonce, offset of the nonce in its window): lanes in
+    // both halves, nonces not first in their 32-nonce block; random headers
+    // (nonzero top words) and the genesis block (top word zero).
+    let mut cases = Vec::new();
+    for (lane, offset) in [
+        (0, 0),
+        (3, 7),
+        (15, 31),
+        (16, 1),
+        (21, 13),
+        (31, 30),
+        (17, 32),
+    ] {
+        let work = random_version_work(&mut rng, TargetWords([0; 8]));
+        cases.push((work, lane, rng.next_u32(), offset));
+    }
+    for lane in [0, 9, 16, 28] {
+        let work = versions_of(&genesis(), lane, Target::MAX);
+        cases.push((work, lane, GENESIS_NONCE, 11));
+    }
+    for (mut work, lane, nonce, offset) in cases {
+        let h = work.unit(lane).hash_state(nonce);
+        work.target = target_of_state(&h);
+        let first = nonce.saturating_sub(offset);
+        let last = first.saturating_add(40);
+        let hits = assert_versions_same_as_soft(backend, &work, first, last);
+        assert!(
+            hits.contains(&(lane, nonce)),
+            "{backend}: lane {lane} nonce {nonce}: hash == target must hit"
+        );
+        work.target = minus_one(work.target);
+        let hits = assert_versions_same_as_soft(backend, &work, first, last);
+        assert!(
+            !hits.contains(&(lane, nonce)),
+            "{backend}: lane {lane} nonce {nonce}: target - 1 must not hit"
+        );
+    }
+}
+
+fn version_targets_with_nonzero_top(backend: Backend) {
+    let header = block_125552();
+    let regtest = pow::target_from_bits(0x207fffff);
+    let share = pow::share_target(0.001).expect("difficulty 0.001");
+    for target in [regtest, share] {
+        let words = TargetWords::from_le_bytes(target.to_le_bytes());
+        assert_ne!(words.top(), 0);
+        let work = versions_of(&header, 5, target);
+        assert_versions_same_as_soft(backend, &work, 0, 200);
+        assert_versions_same_as_soft(backend, &work, u32::MAX - 200, u32::MAX);
+        assert_versions_same_as_soft(backend, &work, 77_777, 77_777 + 300);
+    }
+    // Regtest: about half of all hashes are hits.
+    let work = versions_of(&header, 5, regtest);
+    let hits = assert_versions_same_as_soft(backend, &work, 1 << 20, (1 << 20) + 99);
+    assert!(
+        hits.len() > 1000,
+        "regtest target: only {} hits",
+        hits.len()
+    );
+
+    // The top word equal to one hash's: that hash passes the first compare
+    // and only the full check decides (lower words zero: no hit; all ones: hit).
+    let mut rng = Rng(0x0074_6f70);
+    let mut work = random_version_work(&mut rng, TargetWords([0; 8]));
+    let (lane, nonce) = (19, 1_234_567);
+    let top = work.unit(lane).hash_state(nonce)[7].swap_bytes();
+    assert_ne!(top, 0);
+    for (low, hit) in [(0, false), (u32::MAX, true)] {
+        let mut w = [low; 8];
+        w[7] = top;
+        work.target = TargetWords(w);
+        let hits = assert_versions_same_as_soft(backend, &work, nonce - 20, nonce + 20);
+        assert_eq!(
+            hits.contains(&(lane, nonce)),
+            hit,
+            "{backend}: low words {low:#x}"
+        );
+        assert!(hits.len() > 100, "{backend}: only {} hits", hits.len());
+    }
+}
+
+fn version_ranges(backend: Backend) {
+    // Half the hashes hit, so every lane of every nonce is checked.
+    let work = versions_of(&block_125552(), 0, pow::target_from_bits(0x207fffff));
+    for len in [1u32, 2, 31, 32, 33, 63, 64, 65, 97] {
+        let mut hits = assert_versions_same_as_soft(backend, &work, 0, len - 1).len();
+        hits += assert_versions_same_as_soft(backend, &work, u32::MAX - (len - 1), u32::MAX).len();
+        hits += assert_versions_same_as_soft(backend, &work, 3_000_017, 3_000_017 + len - 1).len();
+        // 3 * 32 * len hashes, half of them hits.
+        assert!(
+            hits >= 30 * len as usize,
+            "{backend}: length {len}: {hits} hits"
+        );
+    }
+}
+
+fn real_blocks_in_version_lanes(backend: Backend) {
+    for (header, nonce) in [(genesis(), GENESIS_NONCE), (block_125552(), B125552_NONCE)] {
+        for lane in [0, 21] {
+            let work = versions_of(&header, lane, header.block_target());
+            assert_eq!(work.target.top(), 0);
+            // The real nonce is neither first nor last of its window.
+            let hits = sweep_versions(backend, &work, nonce - 1000, nonce + 1000);
+            assert_eq!(hits, vec![(lane, nonce)], "{backend}: {:?}", header.header);
+        }
+    }
+}
+
+fn versions_ordered_and_same_on_every_backend(backend: Backend) {
+    assert_eq!(
+        backend.shares_versions(),
+        matches!(backend, Backend::Avx512 | Backend::Avx2)
+    );
+    let mut rng = Rng(0x006f_7264_6572);
+    let work = random_version_work(
+        &mut rng,
+        pow::target_words(pow::target_from_bits(0x207fffff)),
+    );
+    for (first, last) in [(0, 100), (u32::MAX - 70, u32::MAX), (999_983, 1_000_100)] {
+        // Hits are appended: what was there stays.
+        let mut got = vec![(99, 7)];
+        backend.sweep_versions(&work, first, last, &mut got);
+        assert_eq!(got.remove(0), (99, 7), "{backend}");
+        assert!(got.len() > 500, "{backend}: only {} hits", got.len());
+        assert!(
+            got.windows(2).all(|p| (p[0].1, p[0].0) < (p[1].1, p[1].0)),
+            "{backend}: hits not ordered by (nonce, lane): {got:?}"
+        );
+        for other in Backend::available() {
+            assert_eq!(
+                sweep_versions(other, &work, first, last),
+                got,
+                "{other} vs {backend} on {first}..={last}"
+            );
+        }
+    }
+}
+
 /// Whether this CPU has what `backend` needs, asked independently of the crate.
 fn cpu_has(backend: Backend) -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -276,6 +537,37 @@ fn on(backend: Backend, f: fn(Backend)) {
     }
 }
 
+/// The version-lane tests of backend `$b`, for every backend (the vector
+/// kernels and the lane-by-lane fallback).
+macro_rules! version_tests {
+    ($b:expr) => {
+        #[test]
+        fn versions_random_headers_equal_soft() {
+            on($b, random_versions_match_soft)
+        }
+        #[test]
+        fn versions_exact_target_boundaries() {
+            on($b, exact_version_boundaries)
+        }
+        #[test]
+        fn versions_targets_with_nonzero_top_word() {
+            on($b, version_targets_with_nonzero_top)
+        }
+        #[test]
+        fn versions_awkward_ranges() {
+            on($b, version_ranges)
+        }
+        #[test]
+        fn versions_find_real_blocks() {
+            on($b, real_blocks_in_version_lanes)
+        }
+        #[test]
+        fn versions_ordered_and_agree_across_backends() {
+            on($b, versions_ordered_and_same_on_every_backend)
+        }
+    };
+}
+
 macro_rules! backend_tests {
     ($($m:ident => $b:expr;)*) => {$(
         mod $m {
@@ -299,6 +591,7 @@ macro_rules! backend_tests {
                     assert_eq!(BackendChoice::Fixed(b).resolve(), b);
                 })
             }
+            version_tests!($b);
         }
     )*};
 }
@@ -319,6 +612,7 @@ mod soft {
     fn remines_block_125552() {
         block_125552_remine(Backend::Soft)
     }
+    version_tests!(Backend::Soft);
 }
 
 #[test]
