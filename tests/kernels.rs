@@ -634,23 +634,12 @@ fn auto_picks_a_self_tested_simd_backend() {
     }
 }
 
-#[test]
-fn engine_never_turns_a_false_hit_into_a_share() {
-    // A kernel that reports the first nonce of every chunk as a hit, on a
-    // job whose share target nothing can meet.
-    let liar: SweepFn = Arc::new(|_: &WorkUnit, first, _, hits: &mut Vec<u32>| hits.push(first));
+/// Run `config` on `job` (whose share target nothing meets) until its lying
+/// kernel has reported 20 hits, and check that none became a share.
+fn assert_false_hits_never_become_shares(config: MinerConfig, job: noncesweep::work::Job) {
     let (tx, rx) = std::sync::mpsc::channel();
-    let miner = Miner::start(
-        MinerConfig {
-            threads: 2,
-            chunk: 1 << 10,
-            sweep: liar,
-            sweep_versions: None,
-        },
-        tx,
-    )
-    .expect("miner");
-    miner.set_job(Some(Arc::new(engine::synthetic_job(Target::ZERO))));
+    let miner = Miner::start(config, tx).expect("miner");
+    miner.set_job(Some(Arc::new(job)));
     let t0 = Instant::now();
     while miner.false_hits() < 20 && t0.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(5));
@@ -659,4 +648,33 @@ fn engine_never_turns_a_false_hit_into_a_share() {
     miner.stop();
     assert!(false_hits >= 20, "only {false_hits} false hits counted");
     assert_eq!(rx.try_iter().count(), 0, "a false hit became a share");
+}
+
+#[test]
+fn engine_never_turns_a_false_hit_into_a_share() {
+    // A kernel that reports the first nonce of every chunk as a hit, on a
+    // job whose share target nothing can meet.
+    let liar: SweepFn = Arc::new(|_: &WorkUnit, first, _, hits: &mut Vec<u32>| hits.push(first));
+    let config = MinerConfig {
+        threads: 2,
+        chunk: 1 << 10,
+        sweep: liar,
+        sweep_versions: None,
+    };
+    assert_false_hits_never_become_shares(config, engine::synthetic_job(Target::ZERO));
+}
+
+#[test]
+fn engine_never_turns_a_false_version_group_hit_into_a_share() {
+    // A group kernel that reports lane 31 at the first nonce of every chunk.
+    let liar: engine::SweepVersionsFn =
+        Arc::new(|_: &VersionWork, first, _, hits: &mut Vec<(usize, u32)>| hits.push((31, first)));
+    let config = MinerConfig {
+        sweep_versions: Some(liar),
+        ..MinerConfig::new(Backend::Soft, 2)
+    };
+    let mut job = engine::synthetic_job(Target::ZERO);
+    job.version_mask = noncesweep::work::BIP320_MASK;
+    assert!(job.has_version_groups());
+    assert_false_hits_never_become_shares(config, job);
 }
