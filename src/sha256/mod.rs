@@ -195,6 +195,7 @@ pub struct VersionWork {
     pub midstates: [[u32; 8]; VERSION_LANES],
     /// Words 0..3 of block 2, shared (see [`WorkUnit::tail`]).
     pub tail: [u32; 3],
+    /// The target hits must meet, the same for every lane.
     pub target: TargetWords,
 }
 
