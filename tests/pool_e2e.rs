@@ -449,6 +449,64 @@ fn killed_and_restarted_pool_no_share_lost_or_double_counted() {
     );
 }
 
+impl MinerProc {
+    /// Wait until the miner's stderr so far satisfies `f`.
+    fn wait_stderr(&self, what: &str, timeout: Duration, f: impl Fn(&str) -> bool) {
+        let until = Instant::now() + timeout;
+        loop {
+            if f(&self.stderr.lock().unwrap()) {
+                return;
+            }
+            assert!(
+                Instant::now() < until,
+                "timed out waiting for {what}; stderr:\n{}",
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn long_outage_pauses_hashing_until_a_pool_sends_work() {
+    let difficulty = 1e-3;
+    let mut pool1 = TestPool::start(PoolConfig {
+        difficulty,
+        ..PoolConfig::default()
+    });
+    let port = pool1.port;
+    let m = spawn_miner(&[
+        "-o",
+        &pool1.url(),
+        "--offline-grace",
+        "1",
+        "--retry-max",
+        "0.5",
+    ]);
+    pool1.wait_for("first shares", LONG, |p| p.accepted().len() >= 3);
+    pool1.kill();
+    let before = pool1.accepted().len();
+    m.wait_stderr("the pause", LONG, |e| e.contains("hashing paused"));
+    // Once paused for longer than the 5 s window, the status line's 5 s
+    // rate is zero: no hashing on the stale job.
+    let paused_at = m.stderr.lock().unwrap().find("hashing paused").unwrap();
+    m.wait_stderr("a zero 5 s rate", LONG, |e| {
+        e[paused_at..].contains("0.00 H/s (5s)")
+    });
+    let pool2 = TestPool::start(PoolConfig {
+        port,
+        first_extranonce1: 0x2000_0000,
+        difficulty,
+        ..PoolConfig::default()
+    });
+    pool2.wait_for("shares after the outage", LONG, |p| p.accepted().len() >= 3);
+    let f = m.terminate();
+    f.assert_success();
+    f.assert_accounted();
+    assert_eq!(f.count("rejected"), 0);
+    assert!(before >= 3);
+}
+
 #[test]
 fn failover_to_backup_and_back() {
     // A port with nothing listening (yet) for the primary.

@@ -65,6 +65,11 @@ pub struct PoolArgs {
     /// earlier pool is back.
     #[arg(long, value_name = "SECS", default_value = "60")]
     pub failback: f64,
+    /// With no pool connected for this long (seconds), stop hashing until a
+    /// pool sends work again, since the last job goes stale. Shares found
+    /// before are kept and submitted after the reconnect.
+    #[arg(long, value_name = "SECS", default_value = "120")]
+    pub offline_grace: f64,
 }
 
 fn parse_url(s: &str) -> Result<PoolUrl, String> {
@@ -95,6 +100,7 @@ pub fn run(common: &Common, args: &PoolArgs) -> Result<()> {
     cfg.idle_timeout = Duration::from_secs(args.timeout.max(1));
     cfg.backoff_max = seconds("retry-max", args.retry_max)?.max(cfg.backoff_min);
     cfg.failback_interval = seconds("failback", args.failback)?;
+    cfg.offline_grace = seconds("offline-grace", args.offline_grace)?;
     if let Err(e) = shutdown::install() {
         tracing::warn!("{e}");
     }

@@ -61,6 +61,10 @@ pub struct SessionConfig {
     pub failback_interval: Duration,
     /// Stop after this many accepted shares.
     pub max_shares: Option<u64>,
+    /// With no pool connected for this long, stop hashing until a pool
+    /// sends work again (the last job is going stale). Shares found before
+    /// stay queued for the next connection.
+    pub offline_grace: Duration,
 }
 
 impl SessionConfig {
@@ -80,6 +84,7 @@ impl SessionConfig {
             backoff_max: Duration::from_secs(30),
             failback_interval: Duration::from_secs(60),
             max_shares: None,
+            offline_grace: Duration::from_secs(120),
         }
     }
 }
@@ -130,6 +135,10 @@ struct Client<'a> {
     resume: Option<Resume>,
     /// The run's shared counters (status line, summary, monitoring API).
     report: &'a Stats,
+    /// Since when no pool has been connected (after a connection ended).
+    offline_since: Option<Instant>,
+    /// Hashing stopped after [`SessionConfig::offline_grace`].
+    paused: bool,
 }
 
 /// Mine for the pools in `cfg` until `stop()` says so, `max_shares` is
@@ -163,6 +172,8 @@ pub fn run(
         offline: VecDeque::new(),
         resume: None,
         report,
+        offline_since: None,
+        paused: false,
     };
     update(&c.stats, |s| {
         s.per_pool = cfg
@@ -230,6 +241,7 @@ impl Client<'_> {
                     return Ok(());
                 }
                 self.take_shares_offline();
+                self.pause_if_offline_too_long();
                 self.set_pool_status(i, "Connecting");
                 let conn = match Connection::open(&url, self.tls.as_ref(), self.cfg.connect_timeout)
                 {
@@ -250,6 +262,7 @@ impl Client<'_> {
                 });
                 let (end, subscribed) = self.session(i, &url, conn);
                 update(&self.stats, |s| s.pool = None);
+                self.offline_since.get_or_insert_with(Instant::now);
                 let after = match end {
                     End::Lost(_) | End::Refused(_) => "Dead",
                     _ => "Connecting",
@@ -301,8 +314,26 @@ impl Client<'_> {
         let until = Instant::now() + d;
         while Instant::now() < until && !(self.stop)() {
             self.take_shares_offline();
+            self.pause_if_offline_too_long();
             self.publish();
             std::thread::sleep(Duration::from_millis(10).min(until - Instant::now()));
+        }
+    }
+
+    /// Stop hashing once no pool has been connected for the grace period.
+    fn pause_if_offline_too_long(&mut self) {
+        let Some(since) = self.offline_since else {
+            return;
+        };
+        if !self.paused && since.elapsed() >= self.cfg.offline_grace {
+            self.take_shares_offline();
+            self.miner.set_job(None);
+            self.paused = true;
+            tracing::warn!(
+                offline_s = since.elapsed().as_secs(),
+                queued = self.offline.len(),
+                "no pool connection: hashing paused until a pool sends work (--offline-grace)"
+            );
         }
     }
 
@@ -668,9 +699,18 @@ impl Client<'_> {
                     .resume
                     .as_ref()
                     .is_some_and(|r| r.pool == index && r.extranonce1 == en1);
+                self.offline_since = None;
                 if resumed {
                     tracing::info!(extranonce1 = %sub.extranonce1, "session resumed");
+                    // The resumed session's job is still good: hash it again.
+                    if std::mem::take(&mut self.paused) {
+                        if let Some(job) = self.book.current() {
+                            tracing::info!("hashing resumed");
+                            self.miner.set_job(Some(job));
+                        }
+                    }
                 } else {
+                    self.paused = false;
                     tracing::info!(extranonce1 = %sub.extranonce1, extranonce2_size = sub.extranonce2_size.get(), "subscribed (new session)");
                     self.book.new_session(&en1, sub.extranonce2_size.get());
                     self.miner.set_job(None);
