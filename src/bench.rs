@@ -20,12 +20,12 @@ use crate::units::format_rate;
 /// The name of the baseline in reports.
 pub const BASELINE: &str = "sha2-loop";
 
-/// A sentence on what the lanes of the vector kernels hold in a run.
+/// A sentence on what the lanes of the SIMD kernels hold in a run.
 pub fn lanes_note(version_rolling: bool) -> String {
     if version_rolling {
         format!(
             "version rolling on (BIP320 mask {:08x}, as in solo mining and most pools): \
-             the vector kernels hash {} versions per nonce and share block 2's message \
+             the SIMD kernels hash {} versions per nonce and share block 2's message \
              schedule; --no-version-rolling measures nonce lanes only",
             crate::work::BIP320_MASK,
             sha256::VERSION_LANES
@@ -48,7 +48,7 @@ pub struct BenchOptions {
     /// Length of each measurement.
     pub seconds: f64,
     /// Whether the benchmark job allows version rolling (as solo mining and
-    /// most pools do), so the vector kernels hash version groups.
+    /// most pools do), so the SIMD kernels hash version groups.
     pub version_rolling: bool,
     /// Where running counts are published (status line, API).
     pub live: Option<Arc<engine::LiveCounts>>,

@@ -21,7 +21,7 @@ pub struct BenchArgs {
     pub json: bool,
     /// Measure as for work that allows no version rolling: nonces in the
     /// lanes of every kernel (by default the job rolls BIP320 version bits,
-    /// as solo mining and most pools allow, and the vector kernels hash
+    /// as solo mining and most pools allow, and the SIMD kernels hash
     /// groups of versions).
     #[arg(long)]
     pub no_version_rolling: bool,

@@ -47,7 +47,7 @@ pub struct SoloArgs {
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Keep the template's version: do not roll BIP320 version bits (by
-    /// default bits 13-28 are rolled, which the vector kernels hash in
+    /// default bits 13-28 are rolled, which the SIMD kernels hash in
     /// groups of 32 versions per nonce).
     #[arg(long)]
     pub no_version_rolling: bool,

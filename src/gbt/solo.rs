@@ -48,7 +48,7 @@ pub struct SoloConfig {
     pub state_dir: PathBuf,
     pub miner: MinerConfig,
     /// Version bits the miner may roll: BIP320's mask by default (which
-    /// lets the vector kernels hash groups of versions), 0 for none.
+    /// lets the SIMD kernels hash groups of versions), 0 for none.
     pub version_mask: u32,
     /// Polled often; `true` asks the loop to stop (Ctrl-C).
     pub stop: Arc<dyn Fn() -> bool + Send + Sync>,

@@ -342,10 +342,10 @@ impl Backend {
 
 impl Backend {
     /// Whether this backend's [`Backend::sweep_versions`] computes block
-    /// 2's message schedule once for all the versions (the vector kernels),
+    /// 2's message schedule once for all the versions (the SIMD kernels),
     /// rather than sweeping them one after another.
     pub fn shares_versions(self) -> bool {
-        matches!(self, Backend::Avx512 | Backend::Avx2)
+        matches!(self, Backend::Avx512 | Backend::Avx2 | Backend::Shani)
     }
 
     /// Sweep `first..=last` for every header of `work`, pushing each
@@ -373,7 +373,8 @@ impl Backend {
                 match self {
                     Backend::Avx512 => x86_avx512::sweep_versions(work, first, last, hits),
                     Backend::Avx2 => x86_avx2::sweep_versions(work, first, last, hits),
-                    Backend::Shani | Backend::Soft => unreachable!("checked above"),
+                    Backend::Shani => x86_shani::sweep_versions(work, first, last, hits),
+                    Backend::Soft => unreachable!("checked above"),
                 }
             }
             return;

@@ -8,12 +8,17 @@
 //! once, and the second hash stops after round 61 (only `H7` is needed,
 //! which is the `e` of round 60, the F word of that `sha256rnds2`).
 //!
+//! With version rolling, [`sweep_versions`] interleaves four *versions* of
+//! the header at the same nonce instead: they share block 2, so its
+//! `sha256msg1`/`sha256msg2` schedule is computed once for all four, and
+//! only the rounds run per version.
+//!
 //! Register layout (Intel's): `abef` holds A, B, E, F in lanes 3..0, `cdgh`
 //! holds C, D, G, H; message vectors hold W[4g..4g+4] in lanes 0..3.
 
 use core::arch::x86_64::*;
 
-use super::{WorkUnit, IV, K};
+use super::{VersionWork, WorkUnit, IV, K, VERSION_LANES};
 
 /// Nonces hashed side by side.
 const WAYS: usize = 3;
@@ -21,6 +26,7 @@ const WAYS: usize = 3;
 const PAD: u32 = 0x8000_0000;
 
 /// Nonce-free values of one work unit.
+#[derive(Clone, Copy)]
 struct Pre {
     /// The midstate as ABEF / CDGH.
     mid_abef: __m128i,
@@ -31,6 +37,22 @@ struct Pre {
     wk2: u32,
     /// W0, W1, W2 of block 2 in lanes 0..2 (the nonce goes in lane 3).
     msg0: __m128i,
+}
+
+impl Pre {
+    #[inline(always)]
+    unsafe fn new(work: &WorkUnit) -> Pre {
+        let [w0, w1, w2] = work.tail;
+        let (mid_abef, mid_cdgh) = to_abef(&work.midstate);
+        let wk01 = words(w0.wrapping_add(K[0]), w1.wrapping_add(K[1]), 0, 0);
+        Pre {
+            mid_abef,
+            mid_cdgh,
+            abef1: _mm_sha256rnds2_epu32(mid_cdgh, mid_abef, wk01),
+            wk2: w2.wrapping_add(K[2]),
+            msg0: words(w0, w1, w2, 0),
+        }
+    }
 }
 
 #[inline(always)]
@@ -55,11 +77,15 @@ unsafe fn k4(g: usize) -> __m128i {
 
 /// Four rounds on every way with message+constant vectors `wk`.
 #[inline(always)]
-unsafe fn rounds4(abef: &mut [__m128i; WAYS], cdgh: &mut [__m128i; WAYS], wk: [__m128i; WAYS]) {
-    for j in 0..WAYS {
+unsafe fn rounds4<const W: usize>(
+    abef: &mut [__m128i; W],
+    cdgh: &mut [__m128i; W],
+    wk: [__m128i; W],
+) {
+    for j in 0..W {
         cdgh[j] = _mm_sha256rnds2_epu32(cdgh[j], abef[j], wk[j]);
     }
-    for j in 0..WAYS {
+    for j in 0..W {
         abef[j] = _mm_sha256rnds2_epu32(abef[j], cdgh[j], _mm_shuffle_epi32::<0x0e>(wk[j]));
     }
 }
@@ -73,10 +99,10 @@ unsafe fn next_msg(m4: __m128i, m3: __m128i, m2: __m128i, m1: __m128i) -> __m128
 
 /// Message groups 4.. : extend the schedule, then four rounds.
 macro_rules! sched_groups {
-    ($m:ident, $abef:ident, $cdgh:ident; $($g:literal)*) => {
+    ($W:ident, $m:ident, $abef:ident, $cdgh:ident; $($g:literal)*) => {
         $(
-            let mut wk = [_mm_setzero_si128(); WAYS];
-            for j in 0..WAYS {
+            let mut wk = [_mm_setzero_si128(); $W];
+            for j in 0..$W {
                 $m[$g][j] = next_msg($m[$g - 4][j], $m[$g - 3][j], $m[$g - 2][j], $m[$g - 1][j]);
                 wk[j] = _mm_add_epi32($m[$g][j], k4($g));
             }
@@ -85,18 +111,22 @@ macro_rules! sched_groups {
     };
 }
 
-/// `H7` of the double SHA-256 of each way's nonce.
+/// `H7` of the double SHA-256 of each way: way `j` hashes header `p[j]`
+/// at `nonce[j]`. With `SHARED`, every way has the same block 2 (the same
+/// tail and nonce; the headers differ only in block 1, as rolled versions
+/// do), so block 2's message schedule is computed once for all of them.
 #[inline(always)]
-unsafe fn h7(p: &Pre, nonce: [u32; WAYS]) -> [u32; WAYS] {
+unsafe fn h7<const W: usize, const SHARED: bool>(p: &[Pre; W], nonce: [u32; W]) -> [u32; W] {
     let zero = _mm_setzero_si128();
-    let mut abef = [zero; WAYS];
-    let mut cdgh = [p.abef1; WAYS];
-    let mut m = [[zero; WAYS]; 16];
-    for j in 0..WAYS {
+    let mut abef = [zero; W];
+    let mut cdgh: [__m128i; W] = core::array::from_fn(|j| p[j].abef1);
+    let mut m = [[zero; W]; 16];
+    for j in 0..W {
         let n = nonce[j].swap_bytes();
-        let wk23 = _mm_cvtsi64_si128((((n.wrapping_add(K[3])) as u64) << 32 | p.wk2 as u64) as i64);
-        abef[j] = _mm_sha256rnds2_epu32(p.mid_abef, p.abef1, wk23);
-        m[0][j] = _mm_insert_epi32::<3>(p.msg0, n as i32);
+        let wk23 =
+            _mm_cvtsi64_si128((((n.wrapping_add(K[3])) as u64) << 32 | p[j].wk2 as u64) as i64);
+        abef[j] = _mm_sha256rnds2_epu32(p[j].mid_abef, p[j].abef1, wk23);
+        m[0][j] = _mm_insert_epi32::<3>(p[j].msg0, n as i32);
         m[1][j] = words(PAD, 0, 0, 0);
         m[2][j] = zero;
         m[3][j] = words(0, 0, 0, 640);
@@ -104,16 +134,28 @@ unsafe fn h7(p: &Pre, nonce: [u32; WAYS]) -> [u32; WAYS] {
     // Groups 1-3 of block 2 are padding: K + W is constant.
     for (g, msg) in m.iter().enumerate().take(4).skip(1) {
         let wk = _mm_add_epi32(msg[0], k4(g));
-        rounds4(&mut abef, &mut cdgh, [wk; WAYS]);
+        rounds4(&mut abef, &mut cdgh, [wk; W]);
     }
-    sched_groups!(m, abef, cdgh; 4 5 6 7 8 9 10 11 12 13 14 15);
+    if SHARED {
+        macro_rules! shared_groups {
+            ($($g:literal)*) => {
+                $(
+                    m[$g][0] = next_msg(m[$g - 4][0], m[$g - 3][0], m[$g - 2][0], m[$g - 1][0]);
+                    rounds4(&mut abef, &mut cdgh, [_mm_add_epi32(m[$g][0], k4($g)); W]);
+                )*
+            };
+        }
+        shared_groups!(4 5 6 7 8 9 10 11 12 13 14 15);
+    } else {
+        sched_groups!(W, m, abef, cdgh; 4 5 6 7 8 9 10 11 12 13 14 15);
+    }
 
     // Feed-forward, then the first digest becomes W0..W7 of the second hash.
     let (iv_abef, iv_cdgh) = to_abef(&IV);
-    let mut x = [[zero; WAYS]; 16];
-    for j in 0..WAYS {
-        let s0 = _mm_add_epi32(abef[j], p.mid_abef);
-        let s1 = _mm_add_epi32(cdgh[j], p.mid_cdgh);
+    let mut x = [[zero; W]; 16];
+    for j in 0..W {
+        let s0 = _mm_add_epi32(abef[j], p[j].mid_abef);
+        let s1 = _mm_add_epi32(cdgh[j], p[j].mid_cdgh);
         let feba = _mm_shuffle_epi32::<0x1b>(s0);
         let dchg = _mm_shuffle_epi32::<0xb1>(s1);
         x[0][j] = _mm_blend_epi16::<0xf0>(feba, dchg);
@@ -129,13 +171,13 @@ unsafe fn h7(p: &Pre, nonce: [u32; WAYS]) -> [u32; WAYS] {
     }
     for (g, msg) in x.iter().enumerate().take(4).skip(2) {
         let wk = _mm_add_epi32(msg[0], k4(g));
-        rounds4(&mut abef, &mut cdgh, [wk; WAYS]);
+        rounds4(&mut abef, &mut cdgh, [wk; W]);
     }
-    sched_groups!(x, abef, cdgh; 4 5 6 7 8 9 10 11 12 13 14);
+    sched_groups!(W, x, abef, cdgh; 4 5 6 7 8 9 10 11 12 13 14);
     // Rounds 60-61 only: their F word is the e of round 60, which becomes
     // H after three more rounds that are not run.
-    let mut out = [0u32; WAYS];
-    for j in 0..WAYS {
+    let mut out = [0u32; W];
+    for j in 0..W {
         let m15 = next_msg(x[11][j], x[12][j], x[13][j], x[14][j]);
         let wk = _mm_add_epi32(m15, k4(15));
         let last = _mm_sha256rnds2_epu32(cdgh[j], abef[j], wk);
@@ -151,16 +193,7 @@ unsafe fn h7(p: &Pre, nonce: [u32; WAYS]) -> [u32; WAYS] {
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
 #[inline(never)]
 pub(crate) unsafe fn sweep(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
-    let [w0, w1, w2] = work.tail;
-    let (mid_abef, mid_cdgh) = to_abef(&work.midstate);
-    let wk01 = words(w0.wrapping_add(K[0]), w1.wrapping_add(K[1]), 0, 0);
-    let p = Pre {
-        mid_abef,
-        mid_cdgh,
-        abef1: _mm_sha256rnds2_epu32(mid_cdgh, mid_abef, wk01),
-        wk2: w2.wrapping_add(K[2]),
-        msg0: words(w0, w1, w2, 0),
-    };
+    let p = Pre::new(work);
     let top = work.target.top();
     let mut base = first;
     loop {
@@ -170,7 +203,7 @@ pub(crate) unsafe fn sweep(work: &WorkUnit, first: u32, last: u32, hits: &mut Ve
             // Past `last`, repeat it: the extra ways are ignored below.
             *n = base.wrapping_add((j as u32).min(remaining));
         }
-        let h = h7(&p, nonces);
+        let h = h7::<WAYS, false>(&[p; WAYS], nonces);
         for j in 0..WAYS {
             let candidate = if top == 0 {
                 h[j] == 0
@@ -188,6 +221,52 @@ pub(crate) unsafe fn sweep(work: &WorkUnit, first: u32, last: u32, hits: &mut Ve
             break;
         }
         base += WAYS as u32;
+    }
+}
+
+/// Versions hashed side by side by [`sweep_versions`] (32 is a multiple).
+const VERSION_WAYS: usize = 4;
+
+/// Sweep `first..=last` for the 32 headers of `work`, four versions at a
+/// time sharing block 2's message schedule.
+///
+/// # Safety
+/// The CPU must support the enabled target features ([`is_supported`]).
+#[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+#[inline(never)]
+pub(crate) unsafe fn sweep_versions(
+    work: &VersionWork,
+    first: u32,
+    last: u32,
+    hits: &mut Vec<(usize, u32)>,
+) {
+    let pres: [Pre; VERSION_LANES] = core::array::from_fn(|lane| Pre::new(&work.unit(lane)));
+    let top = work.target.top();
+    let mut nonce = first;
+    loop {
+        for (g, p) in pres.chunks_exact(VERSION_WAYS).enumerate() {
+            let p: &[Pre; VERSION_WAYS] = p.try_into().expect("chunks of VERSION_WAYS");
+            let h = h7::<VERSION_WAYS, true>(p, [nonce; VERSION_WAYS]);
+            for (j, h) in h.into_iter().enumerate() {
+                let candidate = if top == 0 {
+                    h == 0
+                } else {
+                    h.swap_bytes() <= top
+                };
+                let lane = g * VERSION_WAYS + j;
+                if candidate
+                    && work
+                        .target
+                        .is_met_by_state(&work.unit(lane).hash_state(nonce))
+                {
+                    hits.push((lane, nonce));
+                }
+            }
+        }
+        if nonce == last {
+            break;
+        }
+        nonce += 1;
     }
 }
 
