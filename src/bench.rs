@@ -180,6 +180,14 @@ impl Subject {
         }
     }
 
+    /// What the subject's lanes hold in a run (see [`BenchResult::lanes`]).
+    fn lanes(self, version_rolling: bool) -> &'static str {
+        match self {
+            Subject::Backend(b) if version_rolling && b.shares_versions() => "versions",
+            _ => "nonces",
+        }
+    }
+
     fn config(self, threads: usize, version_rolling: bool) -> MinerConfig {
         match self {
             Subject::Backend(b) if version_rolling => MinerConfig::new(b, threads),
@@ -222,11 +230,7 @@ pub fn measure_subject_live(
     live: Option<&engine::LiveCounts>,
 ) -> Result<BenchResult, EngineError> {
     let config = subject.config(threads, version_rolling);
-    let lanes = if config.sweep_versions.is_some() {
-        "versions"
-    } else {
-        "nonces"
-    };
+    let lanes = subject.lanes(version_rolling);
     let (counts, elapsed) = engine::measure_live(config, Duration::from_secs_f64(seconds), live)?;
     let secs = elapsed.as_secs_f64();
     let hashes: u64 = counts.iter().sum();
@@ -242,9 +246,17 @@ pub fn measure_subject_live(
     })
 }
 
-/// Run every measurement the options ask for, in order: per thread count,
-/// `sha2-loop` first, then each backend with its ratio to it. `on_result`
-/// is called after each one (for live output).
+/// Length of one slice of an interleaved measurement.
+const SLICE_SECONDS: f64 = 0.5;
+
+/// Run every measurement the options ask for: per thread count, `sha2-loop`
+/// and each backend, with each backend's ratio to `sha2-loop`.
+///
+/// The subjects take turns in slices of about half a second until each has
+/// run for `seconds`, so that a change in the machine's load (a shared
+/// machine's neighbours come and go) weighs on all of them alike instead of
+/// on whichever ran at the time. `on_result` is called for each result as
+/// soon as its thread count is done (for live output).
 pub fn run(
     opts: &BenchOptions,
     mut on_result: impl FnMut(&BenchResult),
@@ -258,33 +270,57 @@ pub fn run(
         thread_counts.push(opts.threads);
     }
     let live = opts.live.as_deref();
+    let subjects: Vec<Subject> = std::iter::once(Subject::Sha2Loop)
+        .chain(opts.backends.iter().map(|&b| Subject::Backend(b)))
+        .collect();
+    let slices = ((opts.seconds / SLICE_SECONDS).round() as usize).max(1);
+    let slice = opts.seconds / slices as f64;
     for &threads in &thread_counts {
-        if crate::shutdown::requested() {
-            break;
-        }
-        let rolling = opts.version_rolling;
-        let base = measure_subject_live(Subject::Sha2Loop, threads, opts.seconds, rolling, live)?;
-        on_result(&base);
-        let base_rate = base.hashrate;
-        results.push(base);
-        for &backend in &opts.backends {
-            if crate::shutdown::requested() {
-                break;
+        // Per subject: hashes per thread, and seconds measured.
+        let mut done: Vec<(Vec<u64>, f64)> = vec![(vec![0; threads], 0.0); subjects.len()];
+        'slices: for _ in 0..slices {
+            for (subject, acc) in subjects.iter().zip(done.iter_mut()) {
+                if crate::shutdown::requested() {
+                    break 'slices;
+                }
+                let config = subject.config(threads, opts.version_rolling);
+                let (counts, elapsed) =
+                    engine::measure_live(config, Duration::from_secs_f64(slice), live)?;
+                for (a, c) in acc.0.iter_mut().zip(counts) {
+                    *a += c;
+                }
+                acc.1 += elapsed.as_secs_f64();
             }
-            let mut r = measure_subject_live(
-                Subject::Backend(backend),
+        }
+        let mut base_rate = 0.0;
+        for (subject, (counts, secs)) in subjects.iter().zip(done) {
+            if secs == 0.0 {
+                continue;
+            }
+            let hashes: u64 = counts.iter().sum();
+            let hashrate = hashes as f64 / secs;
+            if *subject == Subject::Sha2Loop {
+                base_rate = hashrate;
+            }
+            let r = BenchResult {
+                backend: subject.name().to_string(),
                 threads,
-                opts.seconds,
-                rolling,
-                live,
-            )?;
-            r.ratio = if base_rate > 0.0 {
-                r.hashrate / base_rate
-            } else {
-                0.0
+                hashes,
+                seconds: secs,
+                hashrate,
+                per_thread: counts.iter().map(|&c| c as f64 / secs).collect(),
+                ratio: if base_rate > 0.0 {
+                    hashrate / base_rate
+                } else {
+                    0.0
+                },
+                lanes: subject.lanes(opts.version_rolling),
             };
             on_result(&r);
             results.push(r);
+        }
+        if crate::shutdown::requested() {
+            break;
         }
     }
     Ok(results)
