@@ -512,10 +512,43 @@ fn cli_bench_json_shape() {
     let results = v["results"].as_array().unwrap();
     assert!(results.iter().any(|r| r["threads"] == 1));
     assert!(results.iter().any(|r| r["threads"] == 2));
+    assert_eq!(v["version_rolling"], true);
     for r in results {
         assert!(r["backend"].is_string());
         assert!(r["hashes"].as_u64().unwrap() > 0);
         assert!(r["seconds"].as_f64().unwrap() > 0.0);
+        assert!(r["hashrate"].as_f64().unwrap() > 0.0);
+        // Backends with a group kernel hash versions; the rest nonces.
+        let groups = Backend::available()
+            .into_iter()
+            .any(|b| b.shares_versions() && r["backend"] == b.name());
+        let lanes = if groups { "versions" } else { "nonces" };
+        assert_eq!(r["lanes"], lanes, "{r}");
+    }
+}
+
+#[test]
+fn cli_bench_without_version_rolling_measures_nonce_lanes() {
+    let out = run_cli(&[
+        "bench",
+        "--json",
+        "--seconds",
+        "0.2",
+        "--threads",
+        "1",
+        "--no-version-rolling",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["version_rolling"], false);
+    let results = v["results"].as_array().unwrap();
+    assert!(results.len() >= 2, "{v}");
+    for r in results {
+        assert_eq!(r["lanes"], "nonces", "{r}");
         assert!(r["hashrate"].as_f64().unwrap() > 0.0);
     }
 }

@@ -127,6 +127,54 @@ fn binary_mines_20_blocks_with_mempool_transactions() {
         .as_array()
         .unwrap()
         .is_empty());
+    // BIP320 bits are rolled by default; the node accepts those blocks.
+    // With a group kernel about half the blocks are found on a rolled
+    // version (any of 32 at the first nonces); the rest keep the template's.
+    let template_version = pair.a.call("getblocktemplate", json!([]))["version"]
+        .as_i64()
+        .unwrap() as u32;
+    let mask = noncesweep::work::BIP320_MASK;
+    let mut rolled = 0;
+    for height in before + 1..=before + 20 {
+        let v = block_at(&pair.a, height).header.version.to_consensus() as u32;
+        assert_eq!(v & !mask, template_version & !mask, "height {height}");
+        if v != template_version {
+            rolled += 1;
+        }
+    }
+    if Backend::available().iter().any(|b| b.shares_versions()) {
+        assert!(
+            rolled >= 3,
+            "only {rolled} of 20 blocks on a rolled version"
+        );
+    }
+}
+
+#[test]
+fn binary_keeps_the_template_version_with_no_version_rolling() {
+    let pair = SvPair::start();
+    pair.a.call("generate", json!([1]));
+    let addr = payout_address(&pair.a);
+    let before = pair.a.block_count();
+    let template_version = pair.a.call("getblocktemplate", json!([]))["version"]
+        .as_i64()
+        .unwrap() as i32;
+    let state = pair.tmp.path().join("state");
+    let mut args = base_args(&pair, &addr, &state);
+    args.extend([
+        "--max-blocks".into(),
+        "5".into(),
+        "--no-version-rolling".into(),
+    ]);
+    let out = run_binary(&args, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(pair.a.block_count(), before + 5, "{stdout}\n{stderr}");
+    for height in before + 1..=before + 5 {
+        let v = block_at(&pair.a, height).header.version.to_consensus();
+        assert_eq!(v, template_version, "height {height}");
+    }
 }
 
 /// The real engine whose kernel waits at a gate: it sweeps only while
