@@ -188,6 +188,28 @@ impl Subject {
         }
     }
 
+    /// The result of hashing `counts` (per thread) in `secs`.
+    fn result(
+        self,
+        threads: usize,
+        counts: &[u64],
+        secs: f64,
+        version_rolling: bool,
+        ratio: f64,
+    ) -> BenchResult {
+        let hashes: u64 = counts.iter().sum();
+        BenchResult {
+            backend: self.name().to_string(),
+            threads,
+            hashes,
+            seconds: secs,
+            hashrate: hashes as f64 / secs,
+            per_thread: counts.iter().map(|&c| c as f64 / secs).collect(),
+            ratio,
+            lanes: self.lanes(version_rolling),
+        }
+    }
+
     fn config(self, threads: usize, version_rolling: bool) -> MinerConfig {
         match self {
             Subject::Backend(b) if version_rolling => MinerConfig::new(b, threads),
@@ -208,42 +230,13 @@ impl Subject {
 /// Measure `backend` on `threads` threads for `seconds` (ratio left at 1),
 /// with version rolling allowed.
 pub fn measure(backend: Backend, threads: usize, seconds: f64) -> Result<BenchResult, EngineError> {
-    measure_subject(Subject::Backend(backend), threads, seconds, true)
-}
-
-/// Measure `subject` on `threads` threads for `seconds` (ratio left at 1).
-pub fn measure_subject(
-    subject: Subject,
-    threads: usize,
-    seconds: f64,
-    version_rolling: bool,
-) -> Result<BenchResult, EngineError> {
-    measure_subject_live(subject, threads, seconds, version_rolling, None)
-}
-
-/// [`measure_subject`], publishing running counts to `live`.
-pub fn measure_subject_live(
-    subject: Subject,
-    threads: usize,
-    seconds: f64,
-    version_rolling: bool,
-    live: Option<&engine::LiveCounts>,
-) -> Result<BenchResult, EngineError> {
-    let config = subject.config(threads, version_rolling);
-    let lanes = subject.lanes(version_rolling);
-    let (counts, elapsed) = engine::measure_live(config, Duration::from_secs_f64(seconds), live)?;
-    let secs = elapsed.as_secs_f64();
-    let hashes: u64 = counts.iter().sum();
-    Ok(BenchResult {
-        backend: subject.name().to_string(),
-        threads,
-        hashes,
-        seconds: secs,
-        hashrate: hashes as f64 / secs,
-        per_thread: counts.iter().map(|&c| c as f64 / secs).collect(),
-        ratio: 1.0,
-        lanes,
-    })
+    let subject = Subject::Backend(backend);
+    let (counts, elapsed) = engine::measure_live(
+        subject.config(threads, true),
+        Duration::from_secs_f64(seconds),
+        None,
+    )?;
+    Ok(subject.result(threads, &counts, elapsed.as_secs_f64(), true, 1.0))
 }
 
 /// Length of one slice of an interleaved measurement.
@@ -297,24 +290,14 @@ pub fn run(
             if secs == 0.0 {
                 continue;
             }
-            let hashes: u64 = counts.iter().sum();
-            let hashrate = hashes as f64 / secs;
+            let mut r = subject.result(threads, &counts, secs, opts.version_rolling, 1.0);
             if *subject == Subject::Sha2Loop {
-                base_rate = hashrate;
+                base_rate = r.hashrate;
             }
-            let r = BenchResult {
-                backend: subject.name().to_string(),
-                threads,
-                hashes,
-                seconds: secs,
-                hashrate,
-                per_thread: counts.iter().map(|&c| c as f64 / secs).collect(),
-                ratio: if base_rate > 0.0 {
-                    hashrate / base_rate
-                } else {
-                    0.0
-                },
-                lanes: subject.lanes(opts.version_rolling),
+            r.ratio = if base_rate > 0.0 {
+                r.hashrate / base_rate
+            } else {
+                0.0
             };
             on_result(&r);
             results.push(r);

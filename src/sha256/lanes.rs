@@ -454,8 +454,9 @@ pub(crate) struct PreLanes {
 impl PreLanes {
     pub(crate) fn new(work: &VersionWork) -> PreLanes {
         let z = [0u32; VERSION_LANES];
+        let pres: [Pre; VERSION_LANES] = core::array::from_fn(|i| Pre::new(&work.unit(i)));
         let mut p = PreLanes {
-            shared: Pre::new(&work.unit(0)),
+            shared: pres[0],
             mid: [z; 8],
             a: z,
             b: z,
@@ -471,8 +472,7 @@ impl PreLanes {
             hk6: z,
             dh6: z,
         };
-        for i in 0..VERSION_LANES {
-            let q = Pre::new(&work.unit(i));
+        for (i, q) in pres.iter().enumerate() {
             for (m, v) in p.mid.iter_mut().zip(q.mid) {
                 m[i] = v;
             }
@@ -609,11 +609,7 @@ pub(crate) unsafe fn sweep_versions<V: Lanes>(
             let mut off = 0;
             while off < VERSION_LANES {
                 let e = e61_versions::<V>(&pre, off, &kw, j, k1, k2);
-                let mut mask = if top == 0 {
-                    e.eq_mask(V::splat(IV[7].wrapping_neg()))
-                } else {
-                    e.add(V::splat(IV[7])).bswap().le_mask(V::splat(top))
-                };
+                let mut mask = candidates(e, top);
                 while mask != 0 {
                     let lane = off + mask.trailing_zeros() as usize;
                     if work
@@ -634,6 +630,18 @@ pub(crate) unsafe fn sweep_versions<V: Lanes>(
     }
 }
 
+/// The lanes whose `e` after round 60 (`H7 = e + IV[7]`) may meet a target
+/// whose top word is `top`: one compare of `bswap(H7)` with it, or of `H7`
+/// with zero when `top` is zero.
+#[inline(always)]
+unsafe fn candidates<V: Lanes>(e: V, top: u32) -> u32 {
+    if top == 0 {
+        e.eq_mask(V::splat(IV[7].wrapping_neg()))
+    } else {
+        e.add(V::splat(IV[7])).bswap().le_mask(V::splat(top))
+    }
+}
+
 /// Sweep `first..=last` with lane type `V`: the whole kernel, generic.
 ///
 /// # Safety
@@ -647,11 +655,7 @@ pub(crate) unsafe fn sweep<V: Lanes>(work: &WorkUnit, first: u32, last: u32, hit
     let mut base = first;
     loop {
         let e = e61::<V>(&pre, V::iota(base).bswap(), k1, k2);
-        let mut mask = if top == 0 {
-            e.eq_mask(V::splat(IV[7].wrapping_neg()))
-        } else {
-            e.add(V::splat(IV[7])).bswap().le_mask(V::splat(top))
-        };
+        let mut mask = candidates(e, top);
         let remaining = last - base;
         if remaining < n - 1 {
             mask &= (1u32 << (remaining + 1)) - 1;
