@@ -1165,10 +1165,10 @@ pub const MEASURE: Duration = Duration::from_millis(500);
 mod tests {
     use super::*;
 
-    /// The shared Bitcoin Core regtest fixture (see `../shared/fixtures/README.md`).
+    /// The Bitcoin Core regtest fixture (see `tests/fixtures/README.md`).
     fn segwit_template() -> String {
         let path = format!(
-            "{}/../shared/fixtures/core-regtest-template-segwit.json",
+            "{}/tests/fixtures/core-regtest-template-segwit.json",
             env!("CARGO_MANIFEST_DIR")
         );
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))

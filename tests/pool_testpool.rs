@@ -11,7 +11,7 @@ use testpool::{check_share, notify_line, PoolJob, ShareParts};
 #[test]
 fn test_pool_agrees_with_the_ckpool_transcript() {
     let path = format!(
-        "{}/../shared/fixtures/stratum-ckpool-transcript.jsonl",
+        "{}/tests/fixtures/stratum-ckpool-transcript.jsonl",
         env!("CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(&path).expect("transcript fixture");

@@ -11,18 +11,7 @@ use noncesweep::header::HeaderTemplate;
 use serde_json::Value;
 
 fn fixtures_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("NONCESWEEP_FIXTURES") {
-        return PathBuf::from(d);
-    }
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        manifest.join("../shared/fixtures"),
-        manifest.join("../../shared/fixtures"),
-    ];
-    candidates
-        .into_iter()
-        .find(|p| p.join("README.md").is_file())
-        .expect("shared fixtures (set NONCESWEEP_FIXTURES)")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 fn fixture(name: &str) -> Value {

@@ -581,7 +581,7 @@ fn job_book_rules() {
 fn ckpool_transcript() {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/stratum-ckpool-transcript.jsonl"
+        "/tests/fixtures/stratum-ckpool-transcript.jsonl"
     ))
     .expect("transcript fixture");
     let mut book = JobBook::new();

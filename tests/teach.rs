@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 const GENESIS_HASH: &str = "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f";
 const SEGWIT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/core-regtest-template-segwit.json"
+    "/tests/fixtures/core-regtest-template-segwit.json"
 );
 
 struct Run {

@@ -3,7 +3,7 @@
 //!
 //! It shares nothing with the client's header, coinbase or merkle code:
 //! jobs are built from the real Bitcoin Core regtest template in
-//! `shared/fixtures/` with the `bitcoin` crate's transaction types, the
+//! `tests/fixtures/` with the `bitcoin` crate's transaction types, the
 //! merkle root of every share is recomputed with
 //! `bitcoin::merkle_tree::calculate_root`, and every share is hashed as a
 //! `bitcoin::block::Header`. Rejections use ckpool's shape (`result:false`
@@ -200,7 +200,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/../shared/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).expect("fixture JSON")
 }
