@@ -526,42 +526,64 @@ fn cpu_has(backend: Backend) -> bool {
     }
 }
 
-/// Runs `f` when the CPU supports `backend`; otherwise checks that the
+/// Runs `f` on `backend`. The tests of a backend this CPU lacks are marked
+/// ignored at build time (see `build.rs`), so they show as ignored with the
+/// reason, never as passed; run with `--include-ignored` they check that the
 /// backend is reported unsupported and refused on the command line.
 fn on(backend: Backend, f: fn(Backend)) {
     assert_eq!(backend.is_supported(), cpu_has(backend), "{backend}");
     if backend.is_supported() {
         f(backend);
     } else {
+        assert!(
+            !built_for(backend),
+            "this test binary was built on a CPU with {backend} and runs on one without: rebuild it here"
+        );
         assert!(backend.name().parse::<Backend>().is_err());
+    }
+}
+
+/// Whether the CPU that built the tests had what `backend` needs.
+fn built_for(backend: Backend) -> bool {
+    match backend {
+        Backend::Avx512 => cfg!(noncesweep_cpu_avx512),
+        Backend::Shani => cfg!(noncesweep_cpu_shani),
+        Backend::Avx2 => cfg!(noncesweep_cpu_avx2),
+        Backend::Soft => true,
     }
 }
 
 /// The version-lane tests of backend `$b`, for every backend (the vector
 /// kernels and the lane-by-lane fallback).
 macro_rules! version_tests {
-    ($b:expr) => {
+    ($b:expr $(, $cpu:ident, $why:literal)?) => {
         #[test]
+        $(#[cfg_attr(not($cpu), ignore = $why)])?
         fn versions_random_headers_equal_soft() {
             on($b, random_versions_match_soft)
         }
         #[test]
+        $(#[cfg_attr(not($cpu), ignore = $why)])?
         fn versions_exact_target_boundaries() {
             on($b, exact_version_boundaries)
         }
         #[test]
+        $(#[cfg_attr(not($cpu), ignore = $why)])?
         fn versions_targets_with_nonzero_top_word() {
             on($b, version_targets_with_nonzero_top)
         }
         #[test]
+        $(#[cfg_attr(not($cpu), ignore = $why)])?
         fn versions_awkward_ranges() {
             on($b, version_ranges)
         }
         #[test]
+        $(#[cfg_attr(not($cpu), ignore = $why)])?
         fn versions_find_real_blocks() {
             on($b, real_blocks_in_version_lanes)
         }
         #[test]
+        $(#[cfg_attr(not($cpu), ignore = $why)])?
         fn versions_ordered_and_agree_across_backends() {
             on($b, versions_ordered_and_same_on_every_backend)
         }
@@ -569,37 +591,44 @@ macro_rules! version_tests {
 }
 
 macro_rules! backend_tests {
-    ($($m:ident => $b:expr;)*) => {$(
+    ($($m:ident => $b:expr, $cpu:ident, $why:literal;)*) => {$(
         mod $m {
             use super::*;
             #[test]
+            #[cfg_attr(not($cpu), ignore = $why)]
             fn random_headers_equal_soft() { on($b, random_headers_match_soft) }
             #[test]
+            #[cfg_attr(not($cpu), ignore = $why)]
             fn exact_target_boundaries() { on($b, exact_boundaries) }
             #[test]
+            #[cfg_attr(not($cpu), ignore = $why)]
             fn targets_with_nonzero_top_word() { on($b, nonzero_top_targets) }
             #[test]
+            #[cfg_attr(not($cpu), ignore = $why)]
             fn awkward_ranges() { on($b, ranges) }
             #[test]
+            #[cfg_attr(not($cpu), ignore = $why)]
             fn remines_genesis() { on($b, genesis_remine) }
             #[test]
+            #[cfg_attr(not($cpu), ignore = $why)]
             fn remines_block_125552() { on($b, block_125552_remine) }
             #[test]
+            #[cfg_attr(not($cpu), ignore = $why)]
             fn passes_self_test() {
                 on($b, |b| {
                     noncesweep::sha256::self_test(b).expect("self-test");
                     assert_eq!(BackendChoice::Fixed(b).resolve(), b);
                 })
             }
-            version_tests!($b);
+            version_tests!($b, $cpu, $why);
         }
     )*};
 }
 
 backend_tests! {
-    avx512 => Backend::Avx512;
-    shani => Backend::Shani;
-    avx2 => Backend::Avx2;
+    avx512 => Backend::Avx512, noncesweep_cpu_avx512, "this CPU has no AVX-512F";
+    shani => Backend::Shani, noncesweep_cpu_shani, "this CPU has no SHA-NI";
+    avx2 => Backend::Avx2, noncesweep_cpu_avx2, "this CPU has no AVX2";
 }
 
 mod soft {

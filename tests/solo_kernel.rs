@@ -25,7 +25,7 @@ use bitcoinkernel::{
 use noncesweep::coinbase::{self, CoinbaseBuilder};
 use noncesweep::engine::{Miner, MinerConfig};
 use noncesweep::gbt::template::{BlockTemplate, Payout, TemplateJob, TemplateTx};
-use noncesweep::sha256::Backend;
+use noncesweep::sha256::{Backend, VersionWork};
 use noncesweep::work::{Share, BIP320_MASK};
 
 /// Everything the kernel logs, to find the reason of a rejection.
@@ -74,12 +74,21 @@ impl Engine {
     fn new() -> Engine {
         let (tx, shares) = mpsc::channel();
         // A vector backend where there is one, so that jobs with a rolling
-        // mask go through the version-group kernel.
+        // mask go through the version-group kernel; on a CPU without one,
+        // the soft kernel run lane by lane takes the same engine path.
         let backend = Backend::available()
             .into_iter()
             .find(|b| b.shares_versions())
             .unwrap_or(Backend::Soft);
-        let miner = Miner::start(MinerConfig::new(backend, 1), tx).expect("miner");
+        let mut config = MinerConfig::new(backend, 1);
+        if config.sweep_versions.is_none() {
+            config.sweep_versions = Some(Arc::new(
+                |w: &VersionWork, a, b, hits: &mut Vec<(usize, u32)>| {
+                    Backend::Soft.sweep_versions(w, a, b, hits)
+                },
+            ));
+        }
+        let miner = Miner::start(config, tx).expect("miner");
         Engine { miner, shares }
     }
 

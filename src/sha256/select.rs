@@ -407,15 +407,16 @@ mod tests {
         }
     }
 
+    /// Every available backend gets a rate. How long calibration takes is
+    /// measured by the `calibration` criterion bench, not here.
     #[test]
-    fn calibration_is_short_and_measures() {
-        let t0 = Instant::now();
-        let rates = calibrate_all(&Backend::available(), CALIBRATION_BUDGET);
-        // The budget plus at most one kernel call per slice.
-        assert!(
-            t0.elapsed() < Duration::from_millis(400),
-            "{:?}",
-            t0.elapsed()
+    fn calibration_measures_every_backend() {
+        let available = Backend::available();
+        let rates = calibrate_all(&available, CALIBRATION_BUDGET);
+        assert_eq!(
+            rates.iter().map(|&(b, _)| b).collect::<Vec<_>>(),
+            available,
+            "{rates:?}"
         );
         assert!(rates.iter().all(|&(_, r)| r > 0.0), "{rates:?}");
     }
