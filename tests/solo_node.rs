@@ -1,52 +1,45 @@
-//! Solo mining against a live node: a real Bitcoin SV regtest node process
-//! (two, since its getblocktemplate needs a peer). The real `noncesweep`
-//! binary mines; the fault and pending tests drive the library's loop with
-//! the real engine whose kernel is held at a gate, so that a block is found
-//! exactly while the node is down.
+//! Solo mining against a live node: a real Bitcoin Core regtest node
+//! process, built from the source the `bitcoinkernel` dev-dependency
+//! vendors. The real `noncesweep` binary mines; the fault and pending tests
+//! drive the library's loop with the real engine whose kernel is held at a
+//! gate, so that a block is found exactly while the node is down.
 
 #[path = "support/solo_node.rs"]
 mod solo_node;
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bitcoin::{Address, BlockHash, Network as BtcNetwork};
+use bitcoin::{Address, BlockHash};
 use noncesweep::coinbase::bip34_height_push;
-use noncesweep::engine::{chunk_nonces, MinerConfig};
+use noncesweep::engine::{chunk_nonces, Miner, MinerConfig};
 use noncesweep::gbt::pending::PendingStore;
 use noncesweep::gbt::rpc::{Auth, RpcClient};
 use noncesweep::gbt::solo::{Solo, SoloConfig, SoloEvent, SoloSummary};
+use noncesweep::gbt::template::{self, BlockTemplate, Payout, TemplateJob};
 use noncesweep::sha256::Backend;
 use serde_json::json;
 use solo_node::*;
 
-fn payout_address(node: &SvNode) -> String {
-    node.call("getnewaddress", json!([]))
-        .as_str()
-        .expect("address")
-        .to_string()
+/// The miner's payout address in most tests.
+fn payout() -> Address {
+    TestKey::new(1).p2wpkh()
 }
 
-fn script_of(addr: &str) -> bitcoin::ScriptBuf {
-    addr.parse::<Address<_>>()
-        .unwrap()
-        .require_network(BtcNetwork::Regtest)
-        .unwrap()
-        .script_pubkey()
-}
-
-fn base_args(pair: &SvPair, addr: &str, state: &std::path::Path) -> Vec<String> {
+fn base_args(node: &CoreNode, addr: &str, state: &std::path::Path) -> Vec<String> {
     vec![
         "solo".into(),
         "--rpc-url".into(),
-        pair.a.url(),
+        node.url(),
         "--rpc-user".into(),
         RPC_USER.into(),
         "--rpc-password-file".into(),
-        pair.password_file().display().to_string(),
+        node.password_file().display().to_string(),
         "--address".into(),
         addr.into(),
         "--state-dir".into(),
@@ -58,90 +51,66 @@ fn base_args(pair: &SvPair, addr: &str, state: &std::path::Path) -> Vec<String> 
     ]
 }
 
-#[test]
-fn binary_mines_20_blocks_with_mempool_transactions() {
-    let pair = SvPair::start();
-    // Mature coins for the wallet, then transactions for the template.
-    pair.a.call("generate", json!([101]));
-    let addr = payout_address(&pair.a);
-    let dest = payout_address(&pair.a);
-    let sent: Vec<String> = (0..3)
-        .map(|_| {
-            pair.a
-                .call("sendtoaddress", json!([dest, 1.5]))
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    let mempool = pair.a.call("getrawmempool", json!([]));
-    assert_eq!(mempool.as_array().unwrap().len(), 3, "{mempool}");
-    let before = pair.a.block_count();
-    let state = pair.tmp.path().join("state");
-    let mut args = base_args(&pair, &addr, &state);
-    args.extend(["--max-blocks".into(), "20".into()]);
+/// `noncesweep solo` mining `blocks` blocks for `addr`; its stdout.
+fn mine_blocks(node: &CoreNode, addr: &Address, blocks: u64, extra: &[&str]) -> String {
+    let before = node.block_count();
+    let mut args = base_args(node, &addr.to_string(), &node.scratch().join("state"));
+    args.extend(["--max-blocks".into(), blocks.to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
     let out = run_binary(&args, Duration::from_secs(180));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert_eq!(pair.a.block_count(), before + 20, "{stdout}\n{stderr}");
+    assert_eq!(node.block_count(), before + blocks, "{stdout}\n{stderr}");
     assert_eq!(
-        stdout.matches("block accepted: height").count(),
-        20,
+        stdout.matches("block accepted: height").count() as u64,
+        blocks,
         "{stdout}"
     );
+    stdout
+}
+
+fn template_version(node: &CoreNode) -> u32 {
+    node.call("getblocktemplate", json!([template::request(None)]))["version"]
+        .as_i64()
+        .unwrap() as u32
+}
+
+/// A fresh chain (tip = genesis) mined by noncesweep alone: heights 1-16
+/// carry BIP34's OP_1..OP_16, later ones a pushed number; every block pays
+/// the address and carries the witness commitment Core asked for.
+#[test]
+fn fresh_chain_mined_from_height_1_by_solo_alone() {
+    let node = CoreNode::start();
+    assert_eq!(node.block_count(), 0);
+    let version = template_version(&node);
+    let addr = payout();
+    let stdout = mine_blocks(&node, &addr, 20, &[]);
     assert!(stdout.contains("summary: 20 block(s) accepted"), "{stdout}");
     // Confirmations are followed: the first blocks are 6 deep by the end.
     assert!(stdout.contains("has 6 confirmations"), "{stdout}");
-    let payout = script_of(&addr);
-    let mut with_mempool = 0;
-    for height in before + 1..=before + 20 {
-        let block = block_at(&pair.a, height);
-        let cb = &block.txdata[0];
-        assert_eq!(cb.output[0].script_pubkey, payout, "height {height}");
-        let push = bip34_height_push(height as u32);
-        assert!(
-            cb.input[0]
-                .script_sig
-                .as_bytes()
-                .starts_with(push.as_bytes()),
-            "height {height}: scriptSig {}",
-            cb.input[0].script_sig
-        );
-        let txids: Vec<String> = block
-            .txdata
-            .iter()
-            .map(|t| t.compute_txid().to_string())
-            .collect();
-        if sent.iter().all(|s| txids.contains(s)) {
-            with_mempool += 1;
-        }
-    }
-    assert_eq!(
-        with_mempool, 1,
-        "the sent transactions are in exactly one block"
-    );
-    assert!(pair
-        .a
-        .call("getrawmempool", json!([]))
-        .as_array()
-        .unwrap()
-        .is_empty());
-    // BIP320 bits are rolled by default; the node accepts those blocks.
-    // With a group kernel about half the blocks are found on a rolled
-    // version (any of 32 at the first nonces); the rest keep the template's.
-    let template_version = pair.a.call("getblocktemplate", json!([]))["version"]
-        .as_i64()
-        .unwrap() as u32;
     let mask = noncesweep::work::BIP320_MASK;
     let mut rolled = 0;
-    for height in before + 1..=before + 20 {
-        let v = block_at(&pair.a, height).header.version.to_consensus() as u32;
-        assert_eq!(v & !mask, template_version & !mask, "height {height}");
-        if v != template_version {
+    for height in 1..=20u64 {
+        let block = block_at(&node, height);
+        let cb = &block.txdata[0];
+        let script_sig = cb.input[0].script_sig.as_bytes();
+        if height <= 16 {
+            assert_eq!(script_sig[0], 0x50 + height as u8, "height {height}");
+        } else {
+            assert_eq!(&script_sig[..2], &[0x01, height as u8], "height {height}");
+        }
+        assert!(script_sig.starts_with(bip34_height_push(height as u32).as_bytes()));
+        assert_eq!(cb.output[0].script_pubkey, addr.script_pubkey());
+        assert!(block.check_witness_commitment(), "height {height}");
+        let v = block.header.version.to_consensus() as u32;
+        assert_eq!(v & !mask, version & !mask, "height {height}");
+        if v != version {
             rolled += 1;
         }
     }
+    // BIP320 bits are rolled by default. With a group kernel about half the
+    // blocks are found on a rolled version (any of 32 at the first nonces).
     if Backend::available().iter().any(|b| b.shares_versions()) {
         assert!(
             rolled >= 3,
@@ -150,30 +119,91 @@ fn binary_mines_20_blocks_with_mempool_transactions() {
     }
 }
 
+/// Segwit spends in the mempool (P2WPKH inputs, so witness data) paying
+/// P2TR, P2WPKH, P2SH and P2PKH outputs go into a noncesweep block with
+/// its witness commitment; and noncesweep's coinbase pays each of those
+/// four address types.
+#[test]
+fn segwit_mempool_transactions_and_every_payout_type() {
+    let node = CoreNode::start();
+    let funder = TestKey::new(2);
+    // Heights 1-3 pay the funder; at tip 103 the third is 101 deep (mature).
+    node.mine_to(&funder.p2wpkh(), 103);
+    let dest = TestKey::new(3);
+    let outputs = [
+        (dest.p2tr(), 10.0),
+        (dest.p2wpkh(), 10.0),
+        (dest.p2sh(), 10.0),
+        (dest.p2pkh(), 10.0),
+        (funder.p2wpkh(), 9.99),
+    ];
+    let sent: Vec<String> = (1..=3)
+        .map(|h| {
+            node.spend(&funder, &node.coinbase_txid(h), 0, 50.0, &outputs)
+                .to_string()
+        })
+        .collect();
+    let mempool = node.call("getrawmempool", json!([]));
+    assert_eq!(mempool.as_array().unwrap().len(), 3, "{mempool}");
+    let key = TestKey::new(4);
+    let payouts = [
+        ("P2TR", key.p2tr()),
+        ("P2WPKH", key.p2wpkh()),
+        ("P2SH", key.p2sh()),
+        ("P2PKH", key.p2pkh()),
+    ];
+    let mut with_mempool = 0;
+    for (i, (kind, addr)) in payouts.iter().enumerate() {
+        let before = node.block_count();
+        mine_blocks(&node, addr, 2, &[]);
+        for height in before + 1..=before + 2 {
+            let block = block_at(&node, height);
+            let cb = &block.txdata[0];
+            assert_eq!(cb.output[0].script_pubkey, addr.script_pubkey(), "{kind}");
+            // Core's own check accepted it; the crate's agrees.
+            assert!(block.check_witness_commitment(), "{kind} at {height}");
+            assert!(block.check_merkle_root());
+            let txids: Vec<String> = block
+                .txdata
+                .iter()
+                .map(|t| t.compute_txid().to_string())
+                .collect();
+            if sent.iter().all(|s| txids.contains(s)) {
+                assert_eq!(i, 0, "the spends wait for no later run");
+                with_mempool += 1;
+                // Witness data: the coinbase has the reserved value and the
+                // spends their signatures, so wtxids differ from txids.
+                assert_eq!(cb.input[0].witness.len(), 1);
+                assert!(block.txdata[1..]
+                    .iter()
+                    .all(|t| t.compute_wtxid().to_raw_hash() != t.compute_txid().to_raw_hash()));
+                let commitment = &cb.output.last().unwrap().script_pubkey;
+                assert!(commitment
+                    .as_bytes()
+                    .starts_with(&[0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed]));
+            }
+        }
+    }
+    assert_eq!(
+        with_mempool, 1,
+        "the sent transactions are in exactly one block"
+    );
+    assert!(node
+        .call("getrawmempool", json!([]))
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
 #[test]
 fn binary_keeps_the_template_version_with_no_version_rolling() {
-    let pair = SvPair::start();
-    pair.a.call("generate", json!([1]));
-    let addr = payout_address(&pair.a);
-    let before = pair.a.block_count();
-    let template_version = pair.a.call("getblocktemplate", json!([]))["version"]
-        .as_i64()
-        .unwrap() as i32;
-    let state = pair.tmp.path().join("state");
-    let mut args = base_args(&pair, &addr, &state);
-    args.extend([
-        "--max-blocks".into(),
-        "5".into(),
-        "--no-version-rolling".into(),
-    ]);
-    let out = run_binary(&args, Duration::from_secs(120));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert_eq!(pair.a.block_count(), before + 5, "{stdout}\n{stderr}");
+    let node = CoreNode::start();
+    let version = template_version(&node);
+    let before = node.block_count();
+    mine_blocks(&node, &payout(), 5, &["--no-version-rolling"]);
     for height in before + 1..=before + 5 {
-        let v = block_at(&pair.a, height).header.version.to_consensus();
-        assert_eq!(v, template_version, "height {height}");
+        let v = block_at(&node, height).header.version.to_consensus() as u32;
+        assert_eq!(v, version, "height {height}");
     }
 }
 
@@ -229,19 +259,39 @@ struct Running {
 }
 
 fn start_solo(
-    pair: &SvPair,
+    node: &CoreNode,
     addr: &str,
     state: PathBuf,
     max_blocks: u64,
     miner: MinerConfig,
 ) -> Running {
+    start_solo_at(
+        &node.url(),
+        addr,
+        state,
+        Some(max_blocks),
+        miner,
+        Duration::from_secs(1),
+    )
+}
+
+/// The solo loop against the node at `url` (the node itself or a proxy in
+/// front of it), with RPC calls timing out after 3 s.
+fn start_solo_at(
+    url: &str,
+    addr: &str,
+    state: PathBuf,
+    max_blocks: Option<u64>,
+    miner: MinerConfig,
+    poll_interval: Duration,
+) -> Running {
     let rpc = RpcClient::new(
-        &pair.a.url(),
+        url,
         Auth::UserPass {
             user: RPC_USER.into(),
             password: RPC_PASSWORD.into(),
         },
-        Duration::from_secs(10),
+        Duration::from_secs(3),
     )
     .unwrap();
     let (tx, events) = mpsc::channel();
@@ -251,8 +301,8 @@ fn start_solo(
         address: addr.to_string(),
         network: Some(noncesweep::gbt::Network::Regtest),
         tag: b"/noncesweep-test/".to_vec(),
-        max_blocks: Some(max_blocks),
-        poll_interval: Duration::from_secs(1),
+        max_blocks,
+        poll_interval,
         state_dir: state,
         miner,
         version_mask: noncesweep::work::BIP320_MASK,
@@ -332,10 +382,10 @@ fn mine_one(gate: &Gate, r: &Receiver<SoloEvent>, seen: &mut Vec<SoloEvent>) -> 
     )
 }
 
-/// Start mining with the kernel shut, stop the node, open the kernel: the
+/// Start mining with the kernel shut, kill the node, open the kernel: the
 /// block is found while the node is down. Returns its hash and file.
 fn find_block_during_outage(
-    pair: &mut SvPair,
+    node: &mut CoreNode,
     run: &Running,
     gate: &Gate,
     seen: &mut Vec<SoloEvent>,
@@ -348,7 +398,7 @@ fn find_block_during_outage(
         assert!(Instant::now() < deadline, "the engine never started");
         std::thread::sleep(Duration::from_millis(10));
     }
-    pair.a.stop();
+    node.kill();
     let stopped_at = Instant::now();
     gate.open();
     let found = wait_for(&run.events, Duration::from_secs(30), seen, |e| {
@@ -366,17 +416,17 @@ fn find_block_during_outage(
 
 #[test]
 fn node_outage_block_found_meanwhile_is_submitted_after() {
-    let mut pair = SvPair::start();
-    let addr = payout_address(&pair.a);
-    let before = pair.a.block_count();
-    let state = pair.tmp.path().join("state");
+    let mut node = CoreNode::start();
+    let addr = payout().to_string();
+    let before = node.block_count();
+    let state = node.scratch().join("state");
     let (miner, gate) = gated_miner();
-    let run = start_solo(&pair, &addr, state.clone(), 3, miner);
+    let run = start_solo(&node, &addr, state.clone(), 3, miner);
     let mut seen = Vec::new();
-    let (hash, path, stopped_at) = find_block_during_outage(&mut pair, &run, &gate, &mut seen);
+    let (hash, path, stopped_at) = find_block_during_outage(&mut node, &run, &gate, &mut seen);
     // The node comes back 5 s after it went down.
     std::thread::sleep(Duration::from_secs(5).saturating_sub(stopped_at.elapsed()));
-    pair.a.restart();
+    node.restart();
     let verdict = wait_for(
         &run.events,
         Duration::from_secs(60),
@@ -399,23 +449,23 @@ fn node_outage_block_found_meanwhile_is_submitted_after() {
     assert_eq!(summary.accepted.len(), 3, "{summary:?}");
     assert!(summary.pending.is_empty());
     assert!(!path.exists());
-    assert_eq!(pair.a.block_count(), before + 3);
-    let header = pair.a.call("getblockheader", json!([hash.to_string()]));
+    assert_eq!(node.block_count(), before + 3);
+    let header = node.call("getblockheader", json!([hash.to_string()]));
     assert_eq!(header["height"], json!(before + 1));
     assert!(header["confirmations"].as_i64().unwrap() >= 1);
 }
 
 #[test]
 fn pending_block_survives_ctrl_c_and_is_submitted_at_next_start() {
-    let mut pair = SvPair::start();
-    let addr = payout_address(&pair.a);
-    let before = pair.a.block_count();
-    let state = pair.tmp.path().join("state");
+    let mut node = CoreNode::start();
+    let addr = payout().to_string();
+    let before = node.block_count();
+    let state = node.scratch().join("state");
     // 1. A block found while the node is down, then a stop request.
     let (miner, gate) = gated_miner();
-    let run = start_solo(&pair, &addr, state.clone(), 5, miner);
+    let run = start_solo(&node, &addr, state.clone(), 5, miner);
     let mut seen = Vec::new();
-    let (hash, path, _) = find_block_during_outage(&mut pair, &run, &gate, &mut seen);
+    let (hash, path, _) = find_block_during_outage(&mut node, &run, &gate, &mut seen);
     run.stop.store(true, Ordering::SeqCst);
     let summary = run.handle.join().expect("solo thread");
     assert_eq!(summary.pending.len(), 1);
@@ -424,7 +474,7 @@ fn pending_block_survives_ctrl_c_and_is_submitted_at_next_start() {
     // 2. The real binary, node still down: it retries the pending block
     //    until SIGINT, then says where the block is and how to submit it.
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_noncesweep"))
-        .args(base_args(&pair, &addr, &state))
+        .args(base_args(&node, &addr, &state))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -460,9 +510,8 @@ fn pending_block_survives_ctrl_c_and_is_submitted_at_next_start() {
     assert!(path.is_file(), "Ctrl-C never discards a found block");
 
     // 3. Node back: the next start submits it first, then mines one more.
-    pair.a.restart();
-    pair.wait_for_template();
-    let mut args = base_args(&pair, &addr, &state);
+    node.restart();
+    let mut args = base_args(&node, &addr, &state);
     args.extend(["--max-blocks".into(), "2".into()]);
     let out = run_binary(&args, Duration::from_secs(60));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -476,16 +525,16 @@ fn pending_block_survives_ctrl_c_and_is_submitted_at_next_start() {
         "{stdout}\n{stderr}"
     );
     assert!(!path.exists());
-    assert_eq!(pair.a.block_count(), before + 2);
-    let header = pair.a.call("getblockheader", json!([hash.to_string()]));
+    assert_eq!(node.block_count(), before + 2);
+    let header = node.call("getblockheader", json!([hash.to_string()]));
     assert!(header["confirmations"].as_i64().unwrap() >= 1);
 }
 
 #[test]
 fn bad_input_gives_clear_errors() {
-    let pair = SvPair::start();
-    let addr = payout_address(&pair.a);
-    let state = pair.tmp.path().join("state");
+    let node = CoreNode::start();
+    let addr = payout().to_string();
+    let state = node.scratch().join("state");
     let run = |args: Vec<String>, env: &[(&str, &str)]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_noncesweep"))
             .args(&args)
@@ -511,7 +560,7 @@ fn bad_input_gives_clear_errors() {
     };
     // Wrong password (from the environment): 401 in words, password not shown.
     let err = run(
-        common(pair.a.url(), &addr),
+        common(node.url(), &addr),
         &[("NONCESWEEP_RPC_PASSWORD", "not-the-password-91c")],
     );
     assert!(err.contains("rejected the credentials (HTTP 401)"), "{err}");
@@ -531,7 +580,7 @@ fn bad_input_gives_clear_errors() {
     assert!(err.contains("Is the node running"), "{err}");
     // A mainnet address on a regtest node.
     let err = run(
-        common(pair.a.url(), "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"),
+        common(node.url(), "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"),
         &[("NONCESWEEP_RPC_PASSWORD", RPC_PASSWORD)],
     );
     assert!(
@@ -541,7 +590,7 @@ fn bad_input_gives_clear_errors() {
     assert!(err.contains("it is a mainnet address"), "{err}");
     // A password on the command line works but is warned about; a
     // --network that is not the node's is refused.
-    let mut args = common(pair.a.url(), &addr);
+    let mut args = common(node.url(), &addr);
     args.extend([
         "--rpc-password".into(),
         RPC_PASSWORD.into(),
@@ -556,18 +605,21 @@ fn bad_input_gives_clear_errors() {
 
 #[test]
 fn cookie_is_found_from_datadir_and_network() {
-    let pair = SvPair::start_auth(true);
-    let addr = payout_address(&pair.a);
-    let before = pair.a.block_count();
-    let state = pair.tmp.path().join("state");
+    let node = CoreNode::start_with(NodeOptions {
+        cookie: true,
+        ..Default::default()
+    });
+    let addr = payout().to_string();
+    let before = node.block_count();
+    let state = node.scratch().join("state");
     // No credentials at all: the cookie comes from --datadir and --network,
     // as bitcoin-cli finds it.
     let args: Vec<String> = vec![
         "solo".into(),
         "--rpc-url".into(),
-        pair.a.url(),
+        node.url(),
         "--datadir".into(),
-        pair.a.datadir.display().to_string(),
+        node.datadir.display().to_string(),
         "--network".into(),
         "regtest".into(),
         "--address".into(),
@@ -580,24 +632,24 @@ fn cookie_is_found_from_datadir_and_network() {
     let out = run_binary(&args, Duration::from_secs(60));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert_eq!(pair.a.block_count(), before + 2);
+    assert_eq!(node.block_count(), before + 2);
     // The cookie's secret never reaches the logs.
-    let cookie = std::fs::read_to_string(pair.a.datadir.join("regtest/.cookie")).unwrap();
+    let cookie = std::fs::read_to_string(node.datadir.join("regtest/.cookie")).unwrap();
     let secret = cookie.trim().split_once(':').unwrap().1;
     assert!(!stderr.contains(secret));
     // --rpc-cookie PATH works the same; a wrong path says what to check.
     let mut args = args;
     let at = args.iter().position(|a| a == "--datadir").unwrap();
     args[at] = "--rpc-cookie".into();
-    args[at + 1] = pair.a.datadir.join("regtest/.cookie").display().to_string();
+    args[at + 1] = node.datadir.join("regtest/.cookie").display().to_string();
     let out = run_binary(&args, Duration::from_secs(60));
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(pair.a.block_count(), before + 4);
-    args[at + 1] = pair.tmp.path().join("no-such-cookie").display().to_string();
+    assert_eq!(node.block_count(), before + 4);
+    args[at + 1] = node.scratch().join("no-such-cookie").display().to_string();
     let out = run_binary(&args, Duration::from_secs(60));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
@@ -606,11 +658,11 @@ fn cookie_is_found_from_datadir_and_network() {
 
 #[test]
 fn orphaned_block_is_reported_and_mining_follows_a_reorg() {
-    let pair = SvPair::start();
-    let addr = payout_address(&pair.a);
-    let before = pair.a.block_count() as u32;
+    let node = CoreNode::start();
+    let addr = payout().to_string();
+    let before = node.block_count() as u32;
     let (miner, gate) = gated_miner();
-    let run = start_solo(&pair, &addr, pair.tmp.path().join("state"), 2, miner);
+    let run = start_solo(&node, &addr, node.scratch().join("state"), 2, miner);
     let mut seen = Vec::new();
     // One block at height before + 1...
     let first = mine_one(&gate, &run.events, &mut seen);
@@ -625,7 +677,7 @@ fn orphaned_block_is_reported_and_mining_follows_a_reorg() {
     assert_eq!(height, before + 1);
     // ...leaves the main chain: the node goes back to a lower tip, and the
     // miner follows it there.
-    pair.a.call("invalidateblock", json!([hash.to_string()]));
+    node.call("invalidateblock", json!([hash.to_string()]));
     let mut seen_now = Vec::new();
     wait_for(
         &run.events,
@@ -652,21 +704,21 @@ fn orphaned_block_is_reported_and_mining_follows_a_reorg() {
     });
     let summary = run.handle.join().expect("solo thread");
     assert_eq!(summary.accepted.len(), 2);
-    assert_eq!(pair.a.block_count(), u64::from(before) + 1);
+    assert_eq!(node.block_count(), u64::from(before) + 1);
     assert_eq!(
-        pair.a.call("getbestblockhash", json!([])),
+        node.call("getbestblockhash", json!([])),
         json!(replacement.to_string())
     );
 }
 
 #[test]
 fn profit_reads_difficulty_height_and_fees_from_the_node() {
-    let pair = SvPair::start();
-    let url = pair.a.url();
-    let info = pair.a.call("getblockchaininfo", json!([]));
+    let node = CoreNode::start();
+    let url = node.url();
+    let info = node.call("getblockchaininfo", json!([]));
     let difficulty = info["difficulty"].as_f64().unwrap();
     let height = info["blocks"].as_u64().unwrap() + 1;
-    let pw = pair.password_file().display().to_string();
+    let pw = node.password_file().display().to_string();
     let common = [
         "profit",
         "--hashrate",
@@ -740,10 +792,10 @@ fn profit_reads_difficulty_height_and_fees_from_the_node() {
 
 #[test]
 fn sigint_during_solo_prints_a_summary_exits_zero_and_logs_no_secret() {
-    let pair = SvPair::start();
-    let addr = payout_address(&pair.a);
-    let state = pair.tmp.path().join("state");
-    let mut args = base_args(&pair, &addr, &state);
+    let node = CoreNode::start();
+    let addr = payout().to_string();
+    let state = node.scratch().join("state");
+    let mut args = base_args(&node, &addr, &state);
     args.push("-v".into());
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_noncesweep"))
         .args(&args)
@@ -752,9 +804,9 @@ fn sigint_during_solo_prints_a_summary_exits_zero_and_logs_no_secret() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let before = pair.a.block_count();
+    let before = node.block_count();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while pair.a.block_count() < before + 3 {
+    while node.block_count() < before + 3 {
         assert!(Instant::now() < deadline, "no blocks mined");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -776,4 +828,266 @@ fn sigint_during_solo_prints_a_summary_exits_zero_and_logs_no_secret() {
         assert!(!text.contains(RPC_PASSWORD), "the RPC password was shown");
     }
     eprintln!("solo stopped {took:?} after SIGINT");
+}
+
+/// Longpoll: a block mined by another node reaches ours over P2P, and the
+/// miner is on the new tip long before its 120 s poll timer could have
+/// fetched it.
+#[test]
+fn longpoll_switches_to_a_tip_another_node_mined() {
+    let a = CoreNode::start();
+    let b = CoreNode::start_with(NodeOptions {
+        connect: Some(a.p2p_port),
+        ..Default::default()
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while a.call("getconnectioncount", json!([])).as_u64() == Some(0) {
+        assert!(Instant::now() < deadline, "the nodes never connected");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (miner, _gate) = gated_miner(); // shut: this miner finds nothing
+    let run = start_solo_at(
+        &a.url(),
+        &payout().to_string(),
+        a.scratch().join("state"),
+        None,
+        miner,
+        Duration::from_secs(120),
+    );
+    let mut seen = Vec::new();
+    wait_for(&run.events, Duration::from_secs(30), &mut seen, |e| {
+        matches!(e, SoloEvent::Mining { height: 1, .. })
+    });
+    // The longpoll request is in flight before the other node mines.
+    std::thread::sleep(Duration::from_millis(500));
+    let t0 = Instant::now();
+    let mined: BlockHash = b.mine_to(&TestKey::new(5).p2wpkh(), 1)[0].parse().unwrap();
+    let switched = wait_for(&run.events, Duration::from_secs(30), &mut seen, |e| {
+        matches!(e, SoloEvent::Mining { height: 2, .. })
+    });
+    let took = t0.elapsed();
+    assert_eq!(
+        switched,
+        SoloEvent::Mining {
+            height: 2,
+            prev: mined
+        }
+    );
+    assert_eq!(a.best_hash(), mined.to_string());
+    eprintln!("new tip from the other node mined on after {took:?}");
+    run.stop.store(true, Ordering::SeqCst);
+    let summary = run.handle.join().expect("solo thread");
+    assert!(summary.accepted.is_empty());
+}
+
+/// An HTTP proxy in front of the node that forwards everything but keeps
+/// back the node's answer to the first `submitblock` (the node did get the
+/// block), as a network that drops a reply would. It records the node's
+/// answers to every `submitblock`.
+struct LostAnswerProxy {
+    url: String,
+    submit_answers: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl LostAnswerProxy {
+    fn start(node_port: u16) -> LostAnswerProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let submit_answers = Arc::new(Mutex::new(Vec::new()));
+        let answers = Arc::clone(&submit_answers);
+        let dropped = Arc::new(AtomicBool::new(false));
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let (answers, dropped) = (Arc::clone(&answers), Arc::clone(&dropped));
+                std::thread::spawn(move || {
+                    let _ = proxy_connection(client, node_port, &answers, &dropped);
+                });
+            }
+        });
+        LostAnswerProxy {
+            url,
+            submit_answers,
+        }
+    }
+}
+
+/// One HTTP message (head and a Content-Length body) from `r`.
+fn read_http(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Vec<u8>>> {
+    let mut msg = Vec::new();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+        msg.extend_from_slice(line.as_bytes());
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body = vec![0u8; length];
+    r.read_exact(&mut body)?;
+    msg.extend(body);
+    Ok(Some(msg))
+}
+
+fn proxy_connection(
+    client: TcpStream,
+    node_port: u16,
+    answers: &Mutex<Vec<serde_json::Value>>,
+    dropped: &AtomicBool,
+) -> std::io::Result<()> {
+    let mut from_client = BufReader::new(client.try_clone()?);
+    let mut to_client = client;
+    let node = TcpStream::connect(("127.0.0.1", node_port))?;
+    let mut from_node = BufReader::new(node.try_clone()?);
+    let mut to_node = node;
+    while let Some(request) = read_http(&mut from_client)? {
+        to_node.write_all(&request)?;
+        let Some(response) = read_http(&mut from_node)? else {
+            return Ok(());
+        };
+        if String::from_utf8_lossy(&request).contains("\"submitblock\"") {
+            let text = String::from_utf8_lossy(&response).to_string();
+            let body = &text[text.find("\r\n\r\n").map_or(0, |i| i + 4)..];
+            let answer: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+            answers.lock().unwrap().push(answer["result"].clone());
+            if !dropped.swap(true, Ordering::SeqCst) {
+                // The node has the block; the miner never hears so.
+                std::thread::sleep(Duration::from_secs(10));
+                return Ok(());
+            }
+        }
+        to_client.write_all(&response)?;
+    }
+    Ok(())
+}
+
+/// A submit whose answer was lost is retried; Core answers `duplicate`,
+/// and the miner finds the block on the main chain: a found block, not a
+/// rejection.
+#[test]
+fn submit_retried_after_a_lost_answer_gets_duplicate_and_counts_as_found() {
+    let node = CoreNode::start();
+    let proxy = LostAnswerProxy::start(node.rpc_port);
+    let (miner, gate) = gated_miner();
+    let run = start_solo_at(
+        &proxy.url,
+        &payout().to_string(),
+        node.scratch().join("state"),
+        Some(1),
+        miner,
+        Duration::from_secs(1),
+    );
+    let mut seen = Vec::new();
+    wait_for(&run.events, Duration::from_secs(30), &mut seen, |e| {
+        matches!(e, SoloEvent::Mining { .. })
+    });
+    let verdict = mine_one(&gate, &run.events, &mut seen);
+    let SoloEvent::Verdict {
+        height: 1,
+        hash,
+        reason: None,
+    } = verdict
+    else {
+        panic!("not counted as found: {verdict:?}; saw {seen:#?}")
+    };
+    let summary = run.handle.join().expect("solo thread");
+    assert_eq!(summary.accepted, vec![(1, hash)]);
+    assert!(summary.rejected.is_empty() && summary.stale.is_empty());
+    assert!(summary.pending.is_empty());
+    // The node got it twice: accepted (answer lost), then `duplicate`.
+    assert_eq!(
+        *proxy.submit_answers.lock().unwrap(),
+        vec![json!(null), json!("duplicate")]
+    );
+    assert_eq!(node.best_hash(), hash.to_string());
+    assert!(seen.iter().any(|e| matches!(e, SoloEvent::Outage { .. })));
+}
+
+/// A block for `template`, mined with noncesweep's engine and paying `addr`.
+fn mine_block_from(template: &serde_json::Value, addr: &Address) -> bitcoin::Block {
+    let t = BlockTemplate::from_json(template).expect("template");
+    let payout = Payout {
+        script: addr.script_pubkey(),
+        tag: b"/noncesweep-test/".to_vec(),
+    };
+    let job = TemplateJob::new(Arc::new(t), &payout, "side".into()).expect("job");
+    let (tx, shares) = mpsc::channel();
+    let miner = Miner::start(MinerConfig::new(Backend::Soft, 1), tx).expect("miner");
+    miner.set_job(Some(Arc::clone(&job.job)));
+    let share = loop {
+        let s = shares
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a regtest block");
+        if s.is_block {
+            break s;
+        }
+    };
+    miner.stop();
+    job.block(&share).expect("block")
+}
+
+/// Pending blocks from an earlier run, answered `inconclusive` (a valid
+/// block on a side branch: another block at its height came first) and
+/// `duplicate` (already on the main chain), are counted as stale and as
+/// found, never as rejected.
+#[test]
+fn pending_blocks_answered_inconclusive_or_duplicate_are_stale_or_found() {
+    let node = CoreNode::start();
+    let addr = payout();
+    node.mine_to(&TestKey::new(6).p2wpkh(), 1);
+    // A block at height 2 on top of the tip, while Core mines its own
+    // height 2 first.
+    let template = node.call("getblocktemplate", json!([template::request(None)]));
+    let ours = mine_block_from(&template, &addr);
+    node.mine_to(&TestKey::new(6).p2wpkh(), 1);
+    let state = node.scratch().join("state");
+    let store = PendingStore::open(&state).unwrap();
+    let side = ours.block_hash();
+    store
+        .save(2, &side.to_string(), &template::block_hex(&ours))
+        .unwrap();
+    let mut args = base_args(&node, &addr.to_string(), &state);
+    args.extend(["--max-blocks".into(), "1".into()]);
+    let out = run_binary(&args, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "block stale: height 2 hash {side}: the node answered inconclusive"
+        )),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("summary: 1 block(s) accepted, 0 rejected, 1 stale, 0 pending"),
+        "{stdout}"
+    );
+    let header = node.call("getblockheader", json!([side.to_string()]));
+    assert_eq!(header["confirmations"], json!(-1), "{header}");
+    assert!(store.list().unwrap().is_empty());
+
+    // The block just mined, pending again as if the run had stopped before
+    // the node's answer: `duplicate`, on the main chain, so found.
+    let tip = node.best_hash();
+    let hex = node.call("getblock", json!([tip, 0]));
+    store.save(3, &tip, hex.as_str().unwrap()).unwrap();
+    let out = run_binary(&args, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "block accepted: height 3 hash {tip} (the node answered duplicate: it is on the main chain)"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("summary: 1 block(s) accepted, 0 rejected, 0 stale, 0 pending"),
+        "{stdout}"
+    );
+    assert_eq!(node.best_hash(), tip, "nothing else was mined");
 }

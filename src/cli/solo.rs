@@ -132,9 +132,10 @@ pub fn run(common: &Common, args: &SoloArgs) -> Result<()> {
 fn print_summary(s: &SoloSummary) {
     let secs = s.elapsed.as_secs_f64();
     println!(
-        "summary: {} block(s) accepted, {} rejected, {} pending; {} hashes in {:.1} s ({})",
+        "summary: {} block(s) accepted, {} rejected, {} stale, {} pending; {} hashes in {:.1} s ({})",
         s.accepted.len(),
         s.rejected.len(),
+        s.stale.len(),
         s.pending.len(),
         s.hashes,
         secs,
@@ -145,6 +146,9 @@ fn print_summary(s: &SoloSummary) {
     }
     for (h, hash, why) in &s.rejected {
         println!("  rejected: height {h} hash {hash}: {why}");
+    }
+    for (h, hash, why) in &s.stale {
+        println!("  stale: height {h} hash {hash}: {why}, kept on a side branch");
     }
     print_pending(&s.pending_dir, &s.pending);
 }

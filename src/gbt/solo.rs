@@ -85,6 +85,14 @@ pub enum SoloEvent {
         hash: BlockHash,
         reason: Option<String>,
     },
+    /// A valid block the node keeps off its main chain: it answered
+    /// `reason` (`duplicate` or `inconclusive`) and the chain shows the
+    /// block on a side branch (another block at its height came first).
+    Stale {
+        height: u32,
+        hash: BlockHash,
+        reason: String,
+    },
 }
 
 /// How a run ended.
@@ -92,6 +100,8 @@ pub enum SoloEvent {
 pub struct SoloSummary {
     pub accepted: Vec<(u32, BlockHash)>,
     pub rejected: Vec<(u32, BlockHash, String)>,
+    /// Valid blocks the node keeps on a side branch.
+    pub stale: Vec<(u32, BlockHash, String)>,
     /// Blocks still waiting for an answer (only after a stop).
     pub pending: Vec<PendingBlock>,
     pub pending_dir: PathBuf,
@@ -113,6 +123,26 @@ pub enum SoloError {
     State(String),
     #[error("cannot start the miner: {0}")]
     Engine(String),
+}
+
+/// Where a submitted block stands on the node's chain.
+enum Standing {
+    /// On the active chain: the block counts as found.
+    MainChain,
+    /// Stored and valid, but on a side branch.
+    SideChain,
+    /// Not on the node: a rejection.
+    Unknown,
+}
+
+impl std::fmt::Display for Standing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Standing::MainChain => "it is on the main chain",
+            Standing::SideChain => "it is on a side branch",
+            Standing::Unknown => "the node does not have it",
+        })
+    }
 }
 
 enum Event {
@@ -188,6 +218,9 @@ impl Solo {
                     reason: Some(_), ..
                 } => {
                     stats.rejected.fetch_add(1, Ordering::Relaxed);
+                }
+                SoloEvent::Stale { .. } => {
+                    stats.stale.fetch_add(1, Ordering::Relaxed);
                 }
                 SoloEvent::Outage { .. } => stats.set_source_status("Dead"),
                 SoloEvent::Recovered { .. } => stats.set_source_status("Alive"),
@@ -267,33 +300,95 @@ impl Solo {
                 Err(e) => return Err(e.into()),
             }
         };
+        // `duplicate` (a retried submit whose first answer was lost, or a
+        // pending block from a run that stopped before the answer) and
+        // `inconclusive` (stored, not connected) are not rejections: where
+        // the block stands on the node's chain decides.
+        let standing = match verdict.as_deref() {
+            None => Standing::MainChain,
+            Some(r @ ("duplicate" | "inconclusive")) => {
+                let Some(standing) = self.standing(&hash)? else {
+                    return Ok(false);
+                };
+                tracing::info!("the node answered {r} for block {hash}: {standing}");
+                standing
+            }
+            Some(_) => Standing::Unknown,
+        };
         if let Err(e) = self.store.remove(block) {
             tracing::warn!("cannot remove {}: {e}", block.path.display());
         }
-        match &verdict {
-            None => {
-                println!(
-                    "block accepted: height {} hash {}",
-                    block.height, block.hash
-                );
-                self.summary.accepted.push((block.height, hash));
+        let (height, reason) = (block.height, verdict.unwrap_or_default());
+        let event = match standing {
+            Standing::MainChain => {
+                let note = if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (the node answered {reason}: it is on the main chain)")
+                };
+                println!("block accepted: height {height} hash {hash}{note}");
+                self.summary.accepted.push((height, hash));
+                SoloEvent::Verdict {
+                    height,
+                    hash,
+                    reason: None,
+                }
             }
-            Some(reason) => {
+            Standing::SideChain => {
                 println!(
-                    "block rejected: height {} hash {}: {reason}",
-                    block.height, block.hash
+                    "block stale: height {height} hash {hash}: the node answered {reason} and keeps it on a side branch (another block at this height came first)"
                 );
-                self.summary
-                    .rejected
-                    .push((block.height, hash, reason.clone()));
+                self.summary.stale.push((height, hash, reason.clone()));
+                SoloEvent::Stale {
+                    height,
+                    hash,
+                    reason,
+                }
+            }
+            Standing::Unknown => {
+                println!("block rejected: height {height} hash {hash}: {reason}");
+                self.summary.rejected.push((height, hash, reason.clone()));
+                SoloEvent::Verdict {
+                    height,
+                    hash,
+                    reason: Some(reason),
+                }
+            }
+        };
+        self.emit(event);
+        Ok(true)
+    }
+
+    /// Where the node keeps block `hash`, asked until it answers; `None`
+    /// if a stop came first.
+    fn standing(&mut self, hash: &BlockHash) -> Result<Option<Standing>, SoloError> {
+        let mut attempt = 0;
+        loop {
+            match self.rpc.call("getblockheader", json!([hash.to_string()])) {
+                Ok(h) => {
+                    self.note_recovered();
+                    let confirmations = h.get("confirmations").and_then(Value::as_i64);
+                    return Ok(Some(if confirmations.is_some_and(|c| c >= 1) {
+                        Standing::MainChain
+                    } else {
+                        Standing::SideChain
+                    }));
+                }
+                Err(e) if e.is_transient() => {
+                    self.note_outage(&e);
+                    if sleep_unless(backoff(attempt), &*self.cfg.stop) {
+                        return Ok(None);
+                    }
+                    attempt += 1;
+                }
+                // Not found (-5): the node does not have it after all.
+                Err(RpcError::Node { .. }) => {
+                    self.note_recovered();
+                    return Ok(Some(Standing::Unknown));
+                }
+                Err(e) => return Err(e.into()),
             }
         }
-        self.emit(SoloEvent::Verdict {
-            height: block.height,
-            hash,
-            reason: verdict,
-        });
-        Ok(true)
     }
 
     fn finish(mut self, start: Instant, hashes: u64) -> SoloSummary {
