@@ -4,7 +4,7 @@
 //! that mines, the periodic status line, the final summary and the
 //! monitoring API, so they always agree.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -32,6 +32,18 @@ pub struct SourceStatus {
     pub difficulty: f64,
 }
 
+impl SourceStatus {
+    /// The work source of a benchmark: no pool, always up.
+    pub fn benchmark() -> Self {
+        SourceStatus {
+            url: "benchmark".into(),
+            kind: "benchmark".into(),
+            status: "Alive".into(),
+            ..Default::default()
+        }
+    }
+}
+
 /// Counters and rates of one mining run.
 pub struct Stats {
     start: Instant,
@@ -44,6 +56,7 @@ pub struct Stats {
     best_share: AtomicU64,
     difficulty: AtomicU64,
     sources: Mutex<Vec<SourceStatus>>,
+    reject_reasons: Mutex<BTreeMap<String, u64>>,
     config: Mutex<serde_json::Value>,
     command: String,
 }
@@ -82,6 +95,7 @@ impl Stats {
             best_share: AtomicU64::new(0f64.to_bits()),
             difficulty: AtomicU64::new(0f64.to_bits()),
             sources: Mutex::new(Vec::new()),
+            reject_reasons: Mutex::new(BTreeMap::new()),
             config: Mutex::new(serde_json::Value::Null),
             command: command.to_string(),
         })
@@ -112,6 +126,31 @@ impl Stats {
     /// The difficulty currently mined at (pool share difficulty or network).
     pub fn set_difficulty(&self, d: f64) {
         self.difficulty.store(d.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Count a rejected share or block with the reason the pool or node
+    /// gave.
+    pub fn record_reject(&self, reason: &str) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.reject_reasons)
+            .entry(reason.to_string())
+            .or_insert(0) += 1;
+    }
+
+    /// Replace the rejections by reason (a pool session keeps its own
+    /// counts and mirrors them here).
+    pub fn set_reject_reasons(&self, reasons: BTreeMap<String, u64>) {
+        *lock(&self.reject_reasons) = reasons;
+    }
+
+    /// Rejections so far, by reason.
+    pub fn reject_reasons(&self) -> BTreeMap<String, u64> {
+        lock(&self.reject_reasons).clone()
+    }
+
+    /// The command this run is (`bench`, `solo`, `pool`).
+    pub fn command(&self) -> &str {
+        &self.command
     }
 
     pub fn set_sources(&self, sources: Vec<SourceStatus>) {

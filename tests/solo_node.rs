@@ -256,6 +256,7 @@ fn start_solo(
         state_dir: state,
         miner,
         version_mask: noncesweep::work::BIP320_MASK,
+        longpoll: true,
         stop: Arc::new(move || s.load(Ordering::SeqCst)),
         show_progress: false,
         events: Some(tx),

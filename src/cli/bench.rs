@@ -86,12 +86,7 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
     let stats = Stats::new("bench");
     let source = Arc::clone(&live);
     stats.set_hash_source(Arc::new(move || source.per_thread()));
-    stats.set_sources(vec![SourceStatus {
-        url: "benchmark".into(),
-        kind: "benchmark".into(),
-        status: "Alive".into(),
-        ..Default::default()
-    }]);
+    stats.set_sources(vec![SourceStatus::benchmark()]);
     stats.set_config(serde_json::json!({
         "command": "bench",
         "threads": opts.threads,
@@ -100,7 +95,8 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
         "version_rolling": opts.version_rolling,
     }));
     noncesweep::shutdown::install().map_err(anyhow::Error::msg)?;
-    let monitoring = common.monitor.start(&stats, common.quiet)?;
+    let info = super::monitor::run_info(selection.backend, opts.version_rolling);
+    let monitoring = common.monitor.start(&stats, common.quiet, info)?;
     let cpu = CpuInfo::detect();
     let json = args.json;
     if !json {
