@@ -27,11 +27,13 @@ const ALL: RGBColor = RGBColor(234, 120, 30);
 const BASE_ONE: RGBColor = RGBColor(20, 50, 130);
 const BASE_ALL: RGBColor = RGBColor(130, 55, 0);
 
-/// The backends in the report's order, each with its rate on one thread
-/// and on all threads (when measured).
-fn rows(report: &BenchReport) -> (Vec<(&str, Option<f64>, Option<f64>)>, usize) {
+/// A backend's rate on one thread and on all threads (when measured).
+type Row<'a> = (&'a str, Option<f64>, Option<f64>);
+
+/// The backends in the report's order, and the "all threads" count.
+fn rows(report: &BenchReport) -> (Vec<Row<'_>>, usize) {
     let max_threads = report.results.iter().map(|r| r.threads).max().unwrap_or(1);
-    let mut rows: Vec<(&str, Option<f64>, Option<f64>)> = Vec::new();
+    let mut rows: Vec<Row<'_>> = Vec::new();
     for r in &report.results {
         let i = match rows.iter().position(|(n, _, _)| *n == r.backend) {
             Some(i) => i,
