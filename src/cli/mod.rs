@@ -5,6 +5,8 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use anyhow::Result;
+#[cfg(test)]
+use clap::FromArgMatches;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use noncesweep::sha256::{Backend, BackendChoice};
 use noncesweep::stats::Stats;
@@ -158,5 +160,74 @@ pub fn run(cli: Cli) -> Result<()> {
             let node = profit::node_facts(&args)?;
             profit::run(&cli.common, &args, node.as_ref())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        // clap's own checks (unique names, shorts and ids across the
+        // top-level, global, cpuminer and refused flags and every command).
+        command().debug_assert();
+    }
+
+    #[test]
+    fn cpuminer_flags_parse_at_the_top_level_only() {
+        let m = command()
+            .try_get_matches_from([
+                "noncesweep",
+                "-a",
+                "sha256d",
+                "-o",
+                "stratum+tcp://127.0.0.1:3333",
+                "-O",
+                "u:p",
+                "-r",
+                "-1",
+                "-R",
+                "5",
+                "-T",
+                "60",
+                "-b",
+                "4048",
+                "--cpu-affinity=0x3",
+            ])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&m).unwrap();
+        assert!(cli.command.is_none() && cli.cpuminer.mines());
+        assert_eq!(cli.cpuminer.retries, Some(-1));
+        assert_eq!(
+            cli.common.monitor.cpu_affinity,
+            Some(monitor::Affinity::Cpus(vec![0, 1]))
+        );
+        let common = cli.cpuminer.apply_to(&cli.common).unwrap();
+        assert_eq!(
+            common.monitor.api_listen,
+            Some("127.0.0.1:4048".parse().unwrap())
+        );
+        // The pin-to-own-core form stays, before or after a command.
+        let m = command()
+            .try_get_matches_from([
+                "noncesweep",
+                "--cpu-affinity",
+                "pool",
+                "-o",
+                "stratum+tcp://h:1",
+                "-u",
+                "x",
+            ])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&m).unwrap();
+        assert_eq!(
+            cli.common.monitor.cpu_affinity,
+            Some(monitor::Affinity::EachCore)
+        );
+        assert!(matches!(cli.command, Some(Command::Pool(_))));
+        assert!(command()
+            .try_get_matches_from(["noncesweep", "solo", "-a", "sha256d"])
+            .is_err());
     }
 }
