@@ -68,7 +68,8 @@ pub struct CpuminerArgs {
     /// default 300; node: each RPC call, default 30).
     #[arg(short = 'T', long = "timeout", value_name = "SECS")]
     pub timeout: Option<u64>,
-    /// Solo: seconds between template refreshes (default 30).
+    /// Solo: seconds between template refreshes (default 30);
+    /// --benchmark: seconds between reports (default 5).
     #[arg(short = 's', long = "scantime", value_name = "SECS")]
     pub scantime: Option<u64>,
     /// Solo: do not wait on the node's longpoll; poll only.
