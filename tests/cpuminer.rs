@@ -61,10 +61,29 @@ fn benchmark_with_time_limit_prints_total_lines_and_stops() {
 #[test]
 fn benchmark_serves_metrics_and_the_cgminer_api_with_cpuminer_flags() {
     let p = spawn(
-        &args("--benchmark --time-limit 60 -t 2 -a sha256 --metrics-listen 127.0.0.1:0 -b 127.0.0.1:0 --cpu-affinity 0x1"),
+        &args("--benchmark --time-limit 60 -t 2 -a sha256 --metrics-listen 127.0.0.1:0 -b 127.0.0.1:0 --cpu-affinity 0x1 --cpu-priority 0"),
         &[],
     );
     let addr = p.metrics_addr();
+    // --cpu-priority 0 (idle) is niceness 19; --cpu-affinity 0x1 put both
+    // workers on CPU 0.
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.id())).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    assert_eq!(fields[16], "19", "niceness in {stat}");
+    let on_cpu0 = std::fs::read_dir(format!("/proc/{}/task", p.id()))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("status")).ok())
+        .filter(|st| {
+            st.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Cpus_allowed_list:", "0"])
+        })
+        .count();
+    assert!(on_cpu0 >= 2, "{on_cpu0} thread(s) pinned to CPU 0");
     let scrapes = scrape_monotonic(&addr, 5, Duration::from_millis(600));
     let (first, last) = (&scrapes[0], &scrapes[4]);
     let hashes = |s| value(s, "noncesweep_hashes_total", &[]).expect("hash counter");

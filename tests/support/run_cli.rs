@@ -80,6 +80,11 @@ pub fn args(s: &str) -> Vec<String> {
 }
 
 impl Proc {
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stderr(&self) -> String {
         self.err.lock().unwrap().clone()
     }
