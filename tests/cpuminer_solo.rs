@@ -99,6 +99,12 @@ fn solo_over_getblocktemplate_with_cpuminer_flags() {
     e.assert_success();
     assert!(e.stdout.contains("block(s) accepted"), "{}", e.stdout);
     assert!(
+        e.stderr
+            .contains("longpoll off: polling the node every 1.0 s"),
+        "{}",
+        e.stderr
+    );
+    assert!(
         !e.stderr.contains(&node.password),
         "the password was logged"
     );

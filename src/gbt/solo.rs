@@ -392,6 +392,11 @@ impl Solo {
                 events_tx.clone(),
                 Arc::clone(&quit),
             );
+        } else {
+            tracing::info!(
+                "longpoll off: polling the node every {:.1} s",
+                self.cfg.poll_interval.as_secs_f64()
+            );
         }
         spawn_poller(
             Arc::clone(&self.rpc),
