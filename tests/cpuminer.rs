@@ -59,6 +59,18 @@ fn benchmark_with_time_limit_prints_total_lines_and_stops() {
 }
 
 #[test]
+fn no_arguments_still_run_the_benchmark_table() {
+    // `cargo run --release` is the README's first command.
+    let p = spawn(&[], &[]);
+    p.wait_output("the benchmark table", LONG, |out, _| {
+        out.contains("noncesweep bench: ") && out.lines().any(|l| l.starts_with("sha2-loop "))
+    });
+    let e = p.terminate();
+    e.assert_success();
+    assert!(e.stdout.contains("backend    threads"), "{}", e.stdout);
+}
+
+#[test]
 fn benchmark_serves_metrics_and_the_cgminer_api_with_cpuminer_flags() {
     let p = spawn(
         &args("--benchmark --time-limit 60 -t 2 -a sha256 --metrics-listen 127.0.0.1:0 -b 127.0.0.1:0 --cpu-affinity 0x1 --cpu-priority 0"),

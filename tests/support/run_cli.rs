@@ -89,17 +89,27 @@ impl Proc {
         self.err.lock().unwrap().clone()
     }
 
+    pub fn stdout(&self) -> String {
+        self.out.lock().unwrap().clone()
+    }
+
     /// Wait until stderr satisfies `f`; panic with the output after `limit`.
     pub fn wait_stderr(&self, what: &str, limit: Duration, f: impl Fn(&str) -> bool) -> String {
+        self.wait_output(what, limit, |_, e| f(e));
+        self.stderr()
+    }
+
+    /// Wait until (stdout, stderr) satisfy `f`; panic with both after `limit`.
+    pub fn wait_output(&self, what: &str, limit: Duration, f: impl Fn(&str, &str) -> bool) {
         let until = Instant::now() + limit;
         loop {
-            let e = self.stderr();
-            if f(&e) {
-                return e;
+            let (o, e) = (self.stdout(), self.stderr());
+            if f(&o, &e) {
+                return;
             }
             assert!(
                 Instant::now() < until,
-                "no {what} in {limit:?}; stderr:\n{e}"
+                "no {what} in {limit:?}; stdout:\n{o}\nstderr:\n{e}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
