@@ -83,3 +83,19 @@ for p in json.load(sys.stdin)["packages"]:
   ln -sfn "$core" .cache/bitcoin-core
   echo "Bitcoin Core for the tests: $(cat "$core/VERSION") in $core"
 fi
+
+# ---------------------------------------------------------------------------
+# The benchmark chart test (tests/bench_plot.rs): headless Chromium renders
+# `bench --plot`'s SVG. Debian's `chromium`, installed only when missing;
+# NONCESWEEP_CHROMIUM points the test at another binary.
+if [ -z "${NONCESWEEP_CHROMIUM:-}" ] && ! command -v chromium >/dev/null; then
+  if ! command -v apt-get >/dev/null; then
+    echo "install chromium first (or set NONCESWEEP_CHROMIUM)" >&2
+    exit 1
+  fi
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing chromium (apt), for the benchmark chart test"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
+fi

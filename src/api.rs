@@ -35,6 +35,8 @@ pub enum ApiError {
         "invalid --api-allow entry {0:?}: expected an IP address or a CIDR such as 192.168.1.0/24"
     )]
     BadAllow(String),
+    #[error("--metrics-listen {0} is not loopback: list the scrapers allowed to connect with --api-allow (addresses or CIDRs)")]
+    MetricsNeedsAllowList(SocketAddr),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -57,9 +59,7 @@ pub fn parse_allow(list: &str) -> Result<Vec<IpNet>, ApiError> {
 
 /// A running API server; it stops when dropped.
 pub struct ApiServer {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
+    served: Served,
 }
 
 impl ApiServer {
@@ -73,6 +73,36 @@ impl ApiServer {
         if !addr.ip().is_loopback() && allow.is_empty() {
             return Err(ApiError::NeedsAllowList(addr));
         }
+        let served = Served::start(addr, allow, "API", move |stream| serve_one(stream, &stats))?;
+        tracing::info!(addr = %served.addr, "monitoring API listening (read-only, cgminer-compatible)");
+        Ok(ApiServer { served })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.served.addr
+    }
+}
+
+/// A listening socket whose thread hands each allowed client to a
+/// handler, one at a time; it stops when dropped. Shared by the cgminer
+/// API and the Prometheus endpoint.
+pub struct Served {
+    /// The address actually bound (useful with port 0).
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Served {
+    /// Bind `addr` and serve clients that [`allowed`] admits; `what` names
+    /// the server in logs.
+    pub fn start(
+        addr: SocketAddr,
+        allow: Vec<IpNet>,
+        what: &'static str,
+        handler: impl Fn(TcpStream) + Send + 'static,
+    ) -> Result<Served, ApiError> {
         let listener = TcpListener::bind(addr).map_err(|source| ApiError::Bind { addr, source })?;
         let addr = listener
             .local_addr()
@@ -83,43 +113,37 @@ impl ApiServer {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let handle = std::thread::Builder::new()
-            .name("noncesweep-api".into())
+            .name(format!("noncesweep-{}", what.to_ascii_lowercase()))
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
                     match listener.accept() {
                         Ok((stream, peer)) => {
                             if allowed(peer.ip(), &allow) {
-                                serve_one(stream, &stats);
+                                handler(stream);
                             } else {
-                                tracing::warn!(%peer, "API connection refused: not in --api-allow");
+                                tracing::warn!(%peer, "{what} connection refused: not in --api-allow");
                             }
                         }
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                             std::thread::sleep(Duration::from_millis(25));
                         }
                         Err(e) => {
-                            tracing::debug!(error = %e, "API accept failed");
+                            tracing::debug!(error = %e, "{what} accept failed");
                             std::thread::sleep(Duration::from_millis(100));
                         }
                     }
                 }
             })
-            .expect("spawning the API thread");
-        tracing::info!(%addr, "monitoring API listening (read-only, cgminer-compatible)");
-        Ok(ApiServer {
+            .expect("spawning a server thread");
+        Ok(Served {
             addr,
             stop,
             handle: Some(handle),
         })
     }
-
-    /// The address actually bound (useful with port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
 }
 
-impl Drop for ApiServer {
+impl Drop for Served {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(h) = self.handle.take() {
@@ -128,7 +152,9 @@ impl Drop for ApiServer {
     }
 }
 
-fn allowed(ip: IpAddr, allow: &[IpNet]) -> bool {
+/// Whether a client at `ip` may connect: loopback always, others when
+/// `allow` lists them (IPv4-mapped IPv6 addresses count as IPv4).
+pub fn allowed(ip: IpAddr, allow: &[IpNet]) -> bool {
     let ip = match ip {
         IpAddr::V6(v6) => v6
             .to_ipv4_mapped()

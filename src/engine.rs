@@ -118,10 +118,21 @@ pub type SweepVersionsFn =
     Arc<dyn Fn(&VersionWork, u32, u32, &mut Vec<(usize, u32)>) + Send + Sync>;
 
 static PIN_WORKERS: AtomicBool = AtomicBool::new(false);
+/// The CPUs of a `--cpu-affinity MASK`, in order (empty: every core).
+static PIN_CPUS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 
 /// Pin every worker thread started from now on to its own CPU core
 /// (`--cpu-affinity`): worker `i` runs on the `i`-th core the OS lists.
 pub fn pin_workers(on: bool) {
+    PIN_WORKERS.store(on, Ordering::Relaxed);
+}
+
+/// Pin every worker thread started from now on to one of `cpus` (the CPU
+/// numbers of a cpuminer-style `--cpu-affinity MASK`), in turn: worker `i`
+/// runs on `cpus[i % cpus.len()]`. An empty list pins nothing.
+pub fn pin_workers_to(cpus: Vec<usize>) {
+    let on = !cpus.is_empty();
+    *PIN_CPUS.lock().unwrap_or_else(|e| e.into_inner()) = cpus;
     PIN_WORKERS.store(on, Ordering::Relaxed);
 }
 
@@ -131,7 +142,14 @@ fn worker_pool(threads: usize) -> rayon::ThreadPoolBuilder {
     if !PIN_WORKERS.load(Ordering::Relaxed) {
         return builder;
     }
-    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let cpus = PIN_CPUS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let cores: Vec<core_affinity::CoreId> = if cpus.is_empty() {
+        core_affinity::get_core_ids().unwrap_or_default()
+    } else {
+        cpus.into_iter()
+            .map(|id| core_affinity::CoreId { id })
+            .collect()
+    };
     builder.start_handler(move |i| {
         if cores.is_empty() {
             return;
@@ -526,12 +544,17 @@ pub struct LiveCounts {
 impl LiveCounts {
     /// Hashes per thread index so far, finished measurements included.
     pub fn per_thread(&self) -> Vec<u64> {
-        let done = self.done.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        // Both locks held (always `done` first, as in `finish`), so a
+        // measurement moving from `current` to `done` is never seen half
+        // done: the counts only go up.
+        let done_guard = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        let done = done_guard.clone();
         let cur = self
             .current
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        drop(done_guard);
         let n = done.len().max(cur.len());
         (0..n)
             .map(|i| done.get(i).copied().unwrap_or(0) + cur.get(i).copied().unwrap_or(0))
@@ -543,8 +566,8 @@ impl LiveCounts {
     }
 
     fn finish(&self) {
-        let cur = std::mem::take(&mut *self.current.lock().unwrap_or_else(|e| e.into_inner()));
         let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        let cur = std::mem::take(&mut *self.current.lock().unwrap_or_else(|e| e.into_inner()));
         if done.len() < cur.len() {
             done.resize(cur.len(), 0);
         }

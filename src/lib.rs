@@ -13,10 +13,11 @@
 //! - [`sha256`]: the nonce-sweep kernels and backend dispatch;
 //! - [`engine`]: the parallel search;
 //! - [`gbt`]: solo mining against a node (getblocktemplate, submitblock);
-//! - [`bench`], [`remine`]: the commands built directly on the engine;
+//! - [`bench`], [`remine`]: the commands built directly on the engine ([`plot`] draws the benchmark);
 //! - [`stratum`]: pool mining over Stratum v1;
 //! - [`teach`], [`profit`]: the nonce-search walkthrough and the profitability model;
-//! - [`progress`], [`units`]: how progress and rates are shown.
+//! - [`progress`], [`units`]: how progress and rates are shown;
+//! - [`stats`], [`api`], [`metrics`]: what a long run reports, over the cgminer API and to Prometheus.
 
 pub mod api;
 pub mod bench;
@@ -25,6 +26,8 @@ pub mod engine;
 pub mod fuzz_targets;
 pub mod gbt;
 pub mod header;
+pub mod metrics;
+pub mod plot;
 pub mod pow;
 pub mod profit;
 pub mod progress;

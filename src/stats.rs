@@ -4,7 +4,7 @@
 //! that mines, the periodic status line, the final summary and the
 //! monitoring API, so they always agree.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -32,6 +32,18 @@ pub struct SourceStatus {
     pub difficulty: f64,
 }
 
+impl SourceStatus {
+    /// The work source of a benchmark: no pool, always up.
+    pub fn benchmark() -> Self {
+        SourceStatus {
+            url: "benchmark".into(),
+            kind: "benchmark".into(),
+            status: "Alive".into(),
+            ..Default::default()
+        }
+    }
+}
+
 /// Counters and rates of one mining run.
 pub struct Stats {
     start: Instant,
@@ -44,6 +56,7 @@ pub struct Stats {
     best_share: AtomicU64,
     difficulty: AtomicU64,
     sources: Mutex<Vec<SourceStatus>>,
+    reject_reasons: Mutex<BTreeMap<String, u64>>,
     config: Mutex<serde_json::Value>,
     command: String,
 }
@@ -82,6 +95,7 @@ impl Stats {
             best_share: AtomicU64::new(0f64.to_bits()),
             difficulty: AtomicU64::new(0f64.to_bits()),
             sources: Mutex::new(Vec::new()),
+            reject_reasons: Mutex::new(BTreeMap::new()),
             config: Mutex::new(serde_json::Value::Null),
             command: command.to_string(),
         })
@@ -112,6 +126,45 @@ impl Stats {
     /// The difficulty currently mined at (pool share difficulty or network).
     pub fn set_difficulty(&self, d: f64) {
         self.difficulty.store(d.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Count a rejected share or block with the reason the pool or node
+    /// gave.
+    pub fn record_reject(&self, reason: &str) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        let mut m = lock(&self.reject_reasons);
+        let key = admitted_reason(&m, reason);
+        *m.entry(key).or_insert(0) += 1;
+    }
+
+    /// Mirror the rejections by reason that a pool session counts. The
+    /// first [`MAX_REJECT_REASONS`] reasons keep their name; later ones are
+    /// summed as `other`, so that a pool inventing reasons cannot grow the
+    /// map (or a dashboard's label set) without bound, and every count
+    /// only goes up.
+    pub fn set_reject_reasons(&self, reasons: BTreeMap<String, u64>) {
+        let mut m = lock(&self.reject_reasons);
+        let mut other = 0;
+        for (reason, n) in reasons {
+            if admitted_reason(&m, &reason) == reason {
+                m.insert(reason, n);
+            } else {
+                other += n;
+            }
+        }
+        if other > 0 {
+            m.insert(OTHER_REASON.to_string(), other);
+        }
+    }
+
+    /// Rejections so far, by reason.
+    pub fn reject_reasons(&self) -> BTreeMap<String, u64> {
+        lock(&self.reject_reasons).clone()
+    }
+
+    /// The command this run is (`bench`, `solo`, `pool`).
+    pub fn command(&self) -> &str {
+        &self.command
     }
 
     pub fn set_sources(&self, sources: Vec<SourceStatus>) {
@@ -243,6 +296,20 @@ impl Stats {
     }
 }
 
+/// Reject reasons kept by name; later ones count as [`OTHER_REASON`].
+pub const MAX_REJECT_REASONS: usize = 32;
+/// The name under which reasons beyond [`MAX_REJECT_REASONS`] count.
+pub const OTHER_REASON: &str = "other";
+
+/// The name `reason` is counted under in `m`: its own while there is room.
+fn admitted_reason(m: &BTreeMap<String, u64>, reason: &str) -> String {
+    if m.contains_key(reason) || m.len() < MAX_REJECT_REASONS - 1 {
+        reason.to_string()
+    } else {
+        OTHER_REASON.to_string()
+    }
+}
+
 /// The status line cpuminer users expect, in one line.
 pub fn status_line(s: &Snapshot) -> String {
     format!(
@@ -338,6 +405,28 @@ mod tests {
         assert_eq!(stats.snapshot().best_share, 2.0);
         assert!(status_line(&s).contains("accepted 0"));
         assert!(summary_line(&s).contains("3000000 hashes"));
+    }
+
+    #[test]
+    fn reject_reasons_are_bounded_and_only_go_up() {
+        let stats = Stats::new("pool");
+        let mut pool_side = BTreeMap::new();
+        let mut last: BTreeMap<String, u64> = BTreeMap::new();
+        for i in 0..100u64 {
+            pool_side.insert(format!("reason {i:03}"), 1);
+            *pool_side.get_mut("reason 000").unwrap() += 1;
+            stats.set_reject_reasons(pool_side.clone());
+            let now = stats.reject_reasons();
+            assert!(now.len() <= MAX_REJECT_REASONS, "{}", now.len());
+            for (k, v) in &last {
+                assert!(now.get(k).is_some_and(|n| n >= v), "{k} went down");
+            }
+            last = now;
+        }
+        assert_eq!(last.values().sum::<u64>(), pool_side.values().sum::<u64>());
+        assert!(last[OTHER_REASON] > 0);
+        stats.record_reject("yet another");
+        assert_eq!(stats.reject_reasons().len(), MAX_REJECT_REASONS);
     }
 
     #[test]

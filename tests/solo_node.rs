@@ -306,6 +306,7 @@ fn start_solo_at(
         state_dir: state,
         miner,
         version_mask: noncesweep::work::BIP320_MASK,
+        longpoll: true,
         stop: Arc::new(move || s.load(Ordering::SeqCst)),
         show_progress: false,
         events: Some(tx),

@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Result};
 use clap::Args;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use noncesweep::bench::{self, BenchOptions, BenchReport, CpuInfo};
@@ -25,6 +26,9 @@ pub struct BenchArgs {
     /// groups of versions).
     #[arg(long)]
     pub no_version_rolling: bool,
+    /// Also write the results as an SVG bar chart to FILE.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
 }
 
 /// The same options given without the `bench` command name
@@ -41,17 +45,21 @@ pub struct TopBenchArgs {
     /// Benchmark nonce lanes only, as for work without version rolling.
     #[arg(long)]
     pub no_version_rolling: bool,
+    /// Also write the benchmark as an SVG bar chart to FILE.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
 }
 
 impl TopBenchArgs {
     pub fn is_set(&self) -> bool {
-        self.seconds.is_some() || self.json || self.no_version_rolling
+        self.seconds.is_some() || self.json || self.no_version_rolling || self.plot.is_some()
     }
     pub fn into_args(self) -> BenchArgs {
         BenchArgs {
             seconds: self.seconds.unwrap_or(3.0),
             json: self.json,
             no_version_rolling: self.no_version_rolling,
+            plot: self.plot,
         }
     }
 }
@@ -63,6 +71,21 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
             "--seconds must be more than 0 and at most 3600, got {}",
             args.seconds
         );
+    }
+    if let Some(path) = &args.plot {
+        let svg = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
+        if !svg {
+            bail!(
+                "--plot writes an SVG chart: give a file name ending in .svg, got {}",
+                path.display()
+            );
+        }
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) {
+            bail!("--plot {}: the directory does not exist", path.display());
+        }
     }
     // The choice in effect (auto: the calibration's pick), and what to
     // measure: every backend that passed its self-test, or the one asked for.
@@ -86,12 +109,7 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
     let stats = Stats::new("bench");
     let source = Arc::clone(&live);
     stats.set_hash_source(Arc::new(move || source.per_thread()));
-    stats.set_sources(vec![SourceStatus {
-        url: "benchmark".into(),
-        kind: "benchmark".into(),
-        status: "Alive".into(),
-        ..Default::default()
-    }]);
+    stats.set_sources(vec![SourceStatus::benchmark()]);
     stats.set_config(serde_json::json!({
         "command": "bench",
         "threads": opts.threads,
@@ -100,7 +118,8 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
         "version_rolling": opts.version_rolling,
     }));
     noncesweep::shutdown::install().map_err(anyhow::Error::msg)?;
-    let monitoring = common.monitor.start(&stats, common.quiet)?;
+    let info = super::monitor::run_info(selection.backend, opts.version_rolling);
+    let monitoring = common.monitor.start(&stats, common.quiet, info)?;
     let cpu = CpuInfo::detect();
     let json = args.json;
     if !json {
@@ -122,13 +141,19 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
     if noncesweep::shutdown::requested() {
         tracing::info!("{}", noncesweep::stats::summary_line(&stats.snapshot()));
     }
+    let report = BenchReport {
+        cpu,
+        selection: Some((&selection).into()),
+        version_rolling: opts.version_rolling,
+        results,
+    };
+    if let Some(path) = &args.plot {
+        noncesweep::plot::write_svg(&report, path)?;
+        if !json {
+            println!("chart written to {}", path.display());
+        }
+    }
     if json {
-        let report = BenchReport {
-            cpu,
-            selection: Some((&selection).into()),
-            version_rolling: opts.version_rolling,
-            results,
-        };
         println!("{}", serde_json::to_string(&report)?);
     }
     Ok(())

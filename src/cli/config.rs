@@ -5,6 +5,10 @@
 //! replaces the file's value, so flags always override the file. Keys are
 //! checked against the real command definitions: an unknown key is an
 //! error that names it.
+//!
+//! Without a command, `-c FILE` / `--config FILE` may also be a cpuminer
+//! JSON config (a file starting with `{`): its keys are the long flag
+//! names, as cpuminer reads them, and become arguments the same way.
 
 use std::path::Path;
 
@@ -23,11 +27,14 @@ pub fn config_path(argv: &[String]) -> Option<String> {
         if a == "--" {
             break;
         }
-        if a == "--config" {
+        if a == "--config" || a == "-c" {
             return it.next().cloned();
         }
         if let Some(p) = a.strip_prefix("--config=") {
             return Some(p.to_string());
+        }
+        if let Some(p) = a.strip_prefix("-c").filter(|p| !p.is_empty()) {
+            return Some(p.trim_start_matches('=').to_string());
         }
     }
     None
@@ -106,6 +113,16 @@ fn value_args(key: &str, arg: &Arg, value: &toml::Value, table: &str) -> Result<
             other => bail!("config key {table}{key}: unsupported value {other}"),
         })
     };
+    // An option whose value is optional (`--cpu-affinity[=MASK]`): true is
+    // the flag alone, a value is joined with `=`.
+    let optional_value = arg.get_num_args().is_some_and(|r| r.min_values() == 0);
+    if optional_value {
+        return Ok(match value {
+            toml::Value::Boolean(true) => vec![flag],
+            toml::Value::Boolean(false) => vec![],
+            v => vec![format!("{flag}={}", scalar(v)?)],
+        });
+    }
     Ok(match (arg.get_action(), value) {
         (ArgAction::SetTrue, toml::Value::Boolean(b)) => {
             if *b {
@@ -200,21 +217,88 @@ pub fn args_from_table(cmd: &Command, table: &toml::Table, argv: &[String]) -> R
     Ok(out)
 }
 
-/// Read and parse a config file.
-pub fn load(path: &Path) -> Result<toml::Table> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config file {}", path.display()))?;
-    toml::from_str(&text)
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))
+}
+
+fn parse_toml(text: &str, path: &Path) -> Result<toml::Table> {
+    toml::from_str(text)
         .with_context(|| format!("config file {} is not valid TOML", path.display()))
 }
 
-/// Apply `--config` (if given) to the raw arguments.
+/// A cpuminer JSON value as the TOML value [`value_args`] reads.
+fn json_to_toml(v: &serde_json::Value, key: &str) -> Result<toml::Value> {
+    Ok(match v {
+        serde_json::Value::Bool(b) => toml::Value::Boolean(*b),
+        serde_json::Value::String(s) => toml::Value::String(s.clone()),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => toml::Value::Integer(i),
+            None => toml::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::Array(items) => toml::Value::Array(
+            items
+                .iter()
+                .map(|i| json_to_toml(i, key))
+                .collect::<Result<_>>()?,
+        ),
+        other => bail!("cpuminer config key {key:?}: unsupported value {other}"),
+    })
+}
+
+/// Turn a cpuminer JSON config into arguments (no command: its keys are
+/// top-level flags, cpuminer's and noncesweep's own). Flags the user
+/// gives win over the file.
+pub fn args_from_json(
+    cmd: &Command,
+    text: &str,
+    path: &Path,
+    argv: &[String],
+) -> Result<Vec<String>> {
+    if subcommand_of(cmd, argv).is_some() {
+        bail!(
+            "{} is a cpuminer JSON config, which works only without a command (`noncesweep -c FILE`); a command reads a TOML config",
+            path.display()
+        );
+    }
+    let json: serde_json::Value = serde_json::from_str(text)
+        .with_context(|| format!("config file {} is not valid JSON", path.display()))?;
+    let serde_json::Value::Object(map) = json else {
+        bail!("config file {} must hold one JSON object", path.display());
+    };
+    let top_args: Vec<&Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.get_long().is_some())
+        .collect();
+    let mut out = vec![argv.first().cloned().unwrap_or_else(|| "noncesweep".into())];
+    for (key, value) in &map {
+        let arg = lookup(&top_args, key)
+            .filter(|a| !matches!(a.get_long(), Some("help" | "version" | "config")))
+            .ok_or_else(|| {
+                anyhow!(
+                    "unknown key {key:?} in the cpuminer config {} (keys are long flag names such as \"url\", \"user\", \"threads\")",
+                    path.display()
+                )
+            })?;
+        if !user_gives(argv, arg) {
+            out.extend(value_args(key, arg, &json_to_toml(value, key)?, "")?);
+        }
+    }
+    out.extend(argv.iter().skip(1).cloned());
+    Ok(out)
+}
+
+/// Apply `--config` / `-c` (if given) to the raw arguments.
 pub fn expand_args(cmd: &Command, argv: Vec<String>) -> Result<Vec<String>> {
     match config_path(&argv) {
         None => Ok(argv),
         Some(path) => {
-            let table = load(Path::new(&path))?;
-            args_from_table(cmd, &table, &argv)
+            let path = Path::new(&path);
+            let text = read(path)?;
+            if text.trim_start().starts_with('{') {
+                return args_from_json(cmd, &text, path, &argv);
+            }
+            args_from_table(cmd, &parse_toml(&text, path)?, &argv)
         }
     }
 }

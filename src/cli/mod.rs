@@ -2,13 +2,18 @@
 //! Parsing and validation live here; the work itself is in the library.
 
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand};
+#[cfg(test)]
+use clap::FromArgMatches;
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use noncesweep::sha256::{Backend, BackendChoice};
+use noncesweep::stats::Stats;
 
 mod bench;
 pub mod config;
+pub mod cpuminer;
 pub mod monitor;
 mod node;
 mod pool;
@@ -19,7 +24,9 @@ mod teach;
 
 /// A Bitcoin SHA-256d proof-of-work miner for CPUs.
 ///
-/// With no command, `noncesweep` benchmarks this machine (`noncesweep bench`).
+/// With no command, `noncesweep` benchmarks this machine (`noncesweep bench`),
+/// or, given cpuminer's flags (`-o URL`, `--benchmark`), does what cpuminer
+/// would do.
 #[derive(Debug, Parser)]
 #[command(name = "noncesweep", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
@@ -28,6 +35,9 @@ pub struct Cli {
     /// `bench` options, accepted without the command name.
     #[command(flatten)]
     pub bench: bench::TopBenchArgs,
+    /// cpuminer's flags, accepted without a command.
+    #[command(flatten)]
+    pub cpuminer: cpuminer::CpuminerArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -47,8 +57,9 @@ pub struct Common {
     /// Only warnings and errors on stderr (results still go to stdout).
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
-    /// Read options from a TOML file (long flag names as keys; flags override it).
-    #[arg(long, global = true, value_name = "FILE")]
+    /// Read options from a TOML file (long flag names as keys; flags
+    /// override it), or, without a command, a cpuminer JSON config.
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
     /// Format of everything written to stderr: text, or newline-delimited JSON.
     #[arg(
@@ -107,15 +118,39 @@ pub enum Command {
     Profit(profit::ProfitArgs),
 }
 
+/// Polled often with a run's stats; `true` stops the run.
+pub type StopFn = Arc<dyn Fn(&Stats) -> bool + Send + Sync>;
+
+/// The whole command line: [`Cli`] and the cpuminer flags refused by name.
+pub fn command() -> clap::Command {
+    cpuminer::add_unsupported(Cli::command())
+}
+
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     if cli.command.is_some() && cli.bench.is_set() {
-        anyhow::bail!("--seconds and --json belong to `bench`; put them after the command name");
+        anyhow::bail!(
+            "--seconds, --json and --plot belong to `bench`; put them after the command name"
+        );
     }
-    cli.common.monitor.validate()?;
-    cli.common.monitor.apply_priority()?;
+    if cli.command.is_some() && cli.cpuminer.is_set() {
+        anyhow::bail!("cpuminer's flags (-a, -o, -u, -p, --benchmark, ...) work only without a command: `noncesweep -o URL ...`");
+    }
+    let common = cli.cpuminer.apply_to(&cli.common)?;
+    common.monitor.validate()?;
+    common.monitor.apply_priority()?;
     match cli.command {
-        None => bench::run(&cli.common, &cli.bench.into_args()),
+        None => {
+            cli.cpuminer.validate()?;
+            if cli.cpuminer.mines() {
+                if cli.bench.is_set() {
+                    anyhow::bail!("--seconds, --json and --plot are options of the benchmark table, not of cpuminer-style mining");
+                }
+                cpuminer::run(&common, &cli.cpuminer)
+            } else {
+                bench::run(&common, &cli.bench.into_args())
+            }
+        }
         Some(Command::Bench(args)) => bench::run(&cli.common, &args),
         Some(Command::Remine(args)) => remine::run(&cli.common, &args),
         Some(Command::Solo(args)) => solo::run(&cli.common, &args),
@@ -125,5 +160,74 @@ pub fn run(cli: Cli) -> Result<()> {
             let node = profit::node_facts(&args)?;
             profit::run(&cli.common, &args, node.as_ref())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        // clap's own checks (unique names, shorts and ids across the
+        // top-level, global, cpuminer and refused flags and every command).
+        command().debug_assert();
+    }
+
+    #[test]
+    fn cpuminer_flags_parse_at_the_top_level_only() {
+        let m = command()
+            .try_get_matches_from([
+                "noncesweep",
+                "-a",
+                "sha256d",
+                "-o",
+                "stratum+tcp://127.0.0.1:3333",
+                "-O",
+                "u:p",
+                "-r",
+                "-1",
+                "-R",
+                "5",
+                "-T",
+                "60",
+                "-b",
+                "4048",
+                "--cpu-affinity=0x3",
+            ])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&m).unwrap();
+        assert!(cli.command.is_none() && cli.cpuminer.mines());
+        assert_eq!(cli.cpuminer.retries, Some(-1));
+        assert_eq!(
+            cli.common.monitor.cpu_affinity,
+            Some(monitor::Affinity::Cpus(vec![0, 1]))
+        );
+        let common = cli.cpuminer.apply_to(&cli.common).unwrap();
+        assert_eq!(
+            common.monitor.api_listen,
+            Some("127.0.0.1:4048".parse().unwrap())
+        );
+        // The pin-to-own-core form stays, before or after a command.
+        let m = command()
+            .try_get_matches_from([
+                "noncesweep",
+                "--cpu-affinity",
+                "pool",
+                "-o",
+                "stratum+tcp://h:1",
+                "-u",
+                "x",
+            ])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&m).unwrap();
+        assert_eq!(
+            cli.common.monitor.cpu_affinity,
+            Some(monitor::Affinity::EachCore)
+        );
+        assert!(matches!(cli.command, Some(Command::Pool(_))));
+        assert!(command()
+            .try_get_matches_from(["noncesweep", "solo", "-a", "sha256d"])
+            .is_err());
     }
 }

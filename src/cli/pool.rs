@@ -89,6 +89,12 @@ fn seconds(name: &str, s: f64) -> Result<Duration> {
 }
 
 pub fn run(common: &Common, args: &PoolArgs) -> Result<()> {
+    run_with(common, args, Arc::new(|_: &Stats| shutdown::requested()))
+}
+
+/// [`run`], stopping when `stop` says so (polled often with the run's
+/// stats).
+pub fn run_with(common: &Common, args: &PoolArgs, stop: super::StopFn) -> Result<()> {
     if args.user.is_empty() {
         anyhow::bail!("--user must not be empty");
     }
@@ -124,16 +130,12 @@ pub fn run(common: &Common, args: &PoolArgs) -> Result<()> {
         "threads": threads,
         "backend": backend.name(),
     }));
-    let monitoring = common.monitor.start(&report, common.quiet)?;
+    let info = super::monitor::run_info(backend, !args.no_version_rolling);
+    let monitoring = common.monitor.start(&report, common.quiet, info)?;
     let t0 = Instant::now();
-    let result = session::run(
-        &cfg,
-        &miner,
-        &rx,
-        Arc::clone(&stats),
-        &report,
-        &shutdown::requested,
-    );
+    let result = session::run(&cfg, &miner, &rx, Arc::clone(&stats), &report, &|| {
+        stop(&report)
+    });
     let snapshot = report.snapshot();
     drop(monitoring);
     let hashes = miner.counters().total();

@@ -53,7 +53,27 @@ pub struct SoloArgs {
     pub no_version_rolling: bool,
 }
 
+/// How the cpuminer-style front end tunes a solo run.
+pub struct SoloOptions {
+    /// Timeout of each RPC call (longpoll calls excepted).
+    pub rpc_timeout: Duration,
+    /// Whether to wait on the node's longpoll as well as polling.
+    pub longpoll: bool,
+    /// Polled often with the run's stats; `true` stops the run.
+    pub stop: super::StopFn,
+}
+
 pub fn run(common: &Common, args: &SoloArgs) -> Result<()> {
+    let opts = SoloOptions {
+        rpc_timeout: Duration::from_secs(30),
+        longpoll: true,
+        stop: Arc::new(|_: &Stats| noncesweep::shutdown::requested()),
+    };
+    run_with(common, args, opts)
+}
+
+/// [`run`] with the RPC timeout, longpoll and stop condition given.
+pub fn run_with(common: &Common, args: &SoloArgs, opts: SoloOptions) -> Result<()> {
     if !(args.poll_interval.is_finite() && args.poll_interval >= 0.1) {
         bail!("--poll-interval must be at least 0.1 seconds");
     }
@@ -61,8 +81,7 @@ pub fn run(common: &Common, args: &SoloArgs) -> Result<()> {
         bail!("--max-blocks must be at least 1");
     }
     let auth = args.node.auth(&args.rpc_url)?;
-    let rpc =
-        RpcClient::new(&args.rpc_url, auth, Duration::from_secs(30)).map_err(|e| anyhow!(e))?;
+    let rpc = RpcClient::new(&args.rpc_url, auth, opts.rpc_timeout).map_err(|e| anyhow!(e))?;
     let state_dir = args
         .state_dir
         .clone()
@@ -93,7 +112,8 @@ pub fn run(common: &Common, args: &SoloArgs) -> Result<()> {
         "backend": backend.name(),
         "version-rolling": !args.no_version_rolling,
     }));
-    let monitoring = common.monitor.start(&stats, common.quiet)?;
+    let info = super::monitor::run_info(backend, !args.no_version_rolling);
+    let monitoring = common.monitor.start(&stats, common.quiet, info)?;
     let cfg = SoloConfig {
         address: args.address.clone(),
         network: args.node.network,
@@ -107,7 +127,11 @@ pub fn run(common: &Common, args: &SoloArgs) -> Result<()> {
         } else {
             noncesweep::work::BIP320_MASK
         },
-        stop: Arc::new(noncesweep::shutdown::requested),
+        stop: {
+            let (stop, stats) = (opts.stop, Arc::clone(&stats));
+            Arc::new(move || stop(&stats))
+        },
+        longpoll: opts.longpoll,
         show_progress: true,
         events: None,
         stats: Some(Arc::clone(&stats)),

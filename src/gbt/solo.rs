@@ -50,6 +50,10 @@ pub struct SoloConfig {
     /// Version bits the miner may roll: BIP320's mask by default (which
     /// lets the SIMD kernels hash groups of versions), 0 for none.
     pub version_mask: u32,
+    /// Whether to wait on the node's longpoll for a new tip as well as
+    /// polling every `poll_interval` (cpuminer's `--no-longpoll` turns it
+    /// off).
+    pub longpoll: bool,
     /// Polled often; `true` asks the loop to stop (Ctrl-C).
     pub stop: Arc<dyn Fn() -> bool + Send + Sync>,
     /// Show a progress line while mining.
@@ -215,10 +219,9 @@ impl Solo {
                     stats.blocks.fetch_add(1, Ordering::Relaxed);
                 }
                 SoloEvent::Verdict {
-                    reason: Some(_), ..
-                } => {
-                    stats.rejected.fetch_add(1, Ordering::Relaxed);
-                }
+                    reason: Some(reason),
+                    ..
+                } => stats.record_reject(reason),
                 SoloEvent::Stale { .. } => {
                     stats.stale.fetch_add(1, Ordering::Relaxed);
                 }
@@ -477,12 +480,19 @@ impl Solo {
             })
             .map_err(|e| SoloError::Engine(e.to_string()))?;
         let (kick_tx, kick_rx) = mpsc::channel::<()>();
-        spawn_longpoll(
-            Arc::clone(&self.rpc),
-            first.longpollid.clone(),
-            events_tx.clone(),
-            Arc::clone(&quit),
-        );
+        if self.cfg.longpoll {
+            spawn_longpoll(
+                Arc::clone(&self.rpc),
+                first.longpollid.clone(),
+                events_tx.clone(),
+                Arc::clone(&quit),
+            );
+        } else {
+            tracing::info!(
+                "longpoll off: polling the node every {:.1} s",
+                self.cfg.poll_interval.as_secs_f64()
+            );
+        }
         spawn_poller(
             Arc::clone(&self.rpc),
             self.cfg.poll_interval,

@@ -8,7 +8,7 @@
 //! `coinbasevalue`, and, when the template commits to witnesses, the BIP141
 //! commitment computed here from the wtxids and checked against the node's
 //! `default_witness_commitment`. A template without segwit (for example
-//! from a Bitcoin SV node) gets no commitment.
+//! from a node without segwit) gets no commitment.
 
 use std::sync::Arc;
 

@@ -833,16 +833,18 @@ impl Client<'_> {
     /// Mirror the counters into the run's shared [`Stats`] (status line,
     /// summary and monitoring API read them there).
     fn publish(&self) {
-        let (accepted, rejected, stale, blocks, difficulty, pools) = update(&self.stats, |st| {
-            (
-                st.accepted,
-                st.rejected,
-                st.stale,
-                st.blocks,
-                st.difficulty,
-                st.per_pool.clone(),
-            )
-        });
+        let (accepted, rejected, stale, blocks, difficulty, pools, reasons) =
+            update(&self.stats, |st| {
+                (
+                    st.accepted,
+                    st.rejected,
+                    st.stale,
+                    st.blocks,
+                    st.difficulty,
+                    st.per_pool.clone(),
+                    st.reject_reasons.clone(),
+                )
+            });
         let r = self.report;
         r.accepted.store(accepted, Ordering::Relaxed);
         r.rejected.store(rejected, Ordering::Relaxed);
@@ -859,6 +861,7 @@ impl Client<'_> {
             .collect();
         r.set_difficulty(difficulty);
         r.set_sources(pools);
+        r.set_reject_reasons(reasons);
     }
 }
 
