@@ -24,16 +24,20 @@ command -v cmake >/dev/null || apt_missing+=(cmake)
 command -v pkg-config >/dev/null || apt_missing+=(pkg-config)
 [ -e /usr/include/boost/version.hpp ] || apt_missing+=(libboost-dev)
 [ -e /usr/include/event2/event.h ] || apt_missing+=(libevent-dev)
-if [ ${#apt_missing[@]} -gt 0 ]; then
+# Debian packages by name, with sudo when not root; a clear error without apt.
+apt_install() {
   if ! command -v apt-get >/dev/null; then
-    echo "install these packages first: ${apt_missing[*]}" >&2
+    echo "install these packages first: $*" >&2
     exit 1
   fi
-  sudo=""
+  local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "installing ${apt_missing[*]} (apt)"
+  echo "installing $* (apt)"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"
+}
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  apt_install "${apt_missing[@]}"
 fi
 
 # Bitcoin Core for the live-node tests.
@@ -89,13 +93,5 @@ fi
 # `bench --plot`'s SVG. Debian's `chromium`, installed only when missing;
 # NONCESWEEP_CHROMIUM points the test at another binary.
 if [ -z "${NONCESWEEP_CHROMIUM:-}" ] && ! command -v chromium >/dev/null; then
-  if ! command -v apt-get >/dev/null; then
-    echo "install chromium first (or set NONCESWEEP_CHROMIUM)" >&2
-    exit 1
-  fi
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "installing chromium (apt), for the benchmark chart test"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
+  apt_install chromium
 fi
