@@ -172,7 +172,14 @@ struct Active {
     job: Arc<Job>,
     generation: u64,
     cursor: AtomicU64,
+    /// Set by the first worker that finds the job's space used up (so the
+    /// log says it once, not once per worker).
+    exhausted: AtomicBool,
 }
+
+/// A cursor value at or above this marks a job taken away by
+/// [`Miner::pause`]: a worker that draws it hashes nothing.
+const CLOSED: u64 = 1 << 63;
 
 struct Shared {
     current: RwLock<Option<Arc<Active>>>,
@@ -275,24 +282,52 @@ impl Miner {
         })
     }
 
-    /// Replace the job (or go idle with `None`). When this returns, no
-    /// share of an older job will be sent any more.
+    /// Replace the job (or go idle with `None`). Shares of a chunk of the
+    /// older job that was being hashed are still sent: the work source
+    /// decides whether that job is still good.
     pub fn set_job(&self, job: Option<Arc<Job>>) {
+        self.install(job.map(|job| (job, 0)));
+    }
+
+    /// Mine `job` from cursor position `cursor` on (a position that
+    /// [`Miner::pause`] returned), so that nothing already hashed is hashed
+    /// again.
+    pub fn resume(&self, job: Arc<Job>, cursor: u64) {
+        self.install(Some((job, cursor.min(CLOSED - 1))));
+    }
+
+    /// Stop hashing; return the job that was being mined and the cursor
+    /// position where it stopped. Every chunk before that position has
+    /// been handed to a worker (its shares are still sent); none after it.
+    pub fn pause(&self) -> Option<(Arc<Job>, u64)> {
+        let old = self.install(None)?;
+        let cursor = old.cursor.swap(CLOSED, Ordering::SeqCst);
+        Some((Arc::clone(&old.job), cursor.min(CLOSED - 1)))
+    }
+
+    /// Put `job` (at its cursor position) in place; return the job it
+    /// replaces.
+    fn install(&self, job: Option<(Arc<Job>, u64)>) -> Option<Arc<Active>> {
         let generation = self.shared.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let active = job.map(|job| {
+        let active = job.map(|(job, cursor)| {
             Arc::new(Active {
                 job,
                 generation,
-                cursor: AtomicU64::new(0),
+                cursor: AtomicU64::new(cursor),
+                exhausted: AtomicBool::new(false),
             })
         });
-        *self
-            .shared
-            .current
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = active;
+        let old = std::mem::replace(
+            &mut *self
+                .shared
+                .current
+                .write()
+                .unwrap_or_else(|e| e.into_inner()),
+            active,
+        );
         let _g = self.shared.wake.0.lock().unwrap_or_else(|e| e.into_inner());
         self.shared.wake.1.notify_all();
+        old
     }
 
     /// Hash counts so far.
@@ -391,6 +426,10 @@ fn worker(s: &Shared, thread: usize) {
         };
         let chunks_per_unit = (1u64 << 32) / nonces as u64;
         let c = active.cursor.fetch_add(1, Ordering::Relaxed);
+        if c >= CLOSED {
+            // Paused: this job is no longer current.
+            continue;
+        }
         let index = c / chunks_per_unit;
         let first = ((c % chunks_per_unit) * nonces as u64) as u32;
         let last = first + (nonces - 1);
@@ -399,11 +438,9 @@ fn worker(s: &Shared, thread: usize) {
             match Unit::of(job, index, sweep_versions.is_some()) {
                 Some(unit) => cached = Some((active.generation, index, unit)),
                 None => {
-                    if exhausted_generation != active.generation {
-                        exhausted_generation = active.generation;
-                        if thread == 0 {
-                            tracing::warn!(job = %job.id, "job's extranonce2 space is exhausted; waiting for new work");
-                        }
+                    exhausted_generation = active.generation;
+                    if !active.exhausted.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(job = %job.id, "job's extranonce2 space is exhausted; waiting for new work");
                     }
                     continue;
                 }
@@ -444,14 +481,12 @@ fn worker(s: &Shared, thread: usize) {
                 share
             })
             .collect();
-        // Report only while the job is still current: set_job takes the
-        // write lock, so once it returns no old share can get through.
-        let guard = s.current.read().unwrap_or_else(|e| e.into_inner());
-        if guard.as_ref().map(|a| a.generation) == Some(active.generation) {
-            let tx = s.shares.lock().unwrap_or_else(|e| e.into_inner());
-            for share in shares {
-                let _ = tx.send(share);
-            }
+        // Sent even if a newer job was installed meanwhile: the job may
+        // still be valid at its source (a pool's `clean_jobs = false`), and
+        // the source counts the share as stale if not, so none vanishes.
+        let tx = s.shares.lock().unwrap_or_else(|e| e.into_inner());
+        for share in shares {
+            let _ = tx.send(share);
         }
     }
 }

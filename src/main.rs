@@ -61,7 +61,7 @@ fn main() -> ExitCode {
     let json = cli.common.log_format == cli::LogFormat::Json;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(noncesweep::progress::LogWriter)
         .with_target(false);
     if json {
         builder.json().flatten_event(true).init();

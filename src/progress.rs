@@ -1,6 +1,10 @@
-//! The one place that decides how progress is shown: a live, redrawn line
-//! on a terminal (hashes done, rate, ETA where known), plain lines every few
-//! seconds otherwise. It writes to stderr, so results on stdout stay clean.
+//! The one place that owns the terminal: it decides how progress is shown
+//! (a live, redrawn line on a terminal with hashes done, rate, ETA where
+//! known; plain lines every few seconds otherwise), and every log line
+//! goes through it too ([`LogWriter`], the `tracing` writer of every
+//! command: `solo`, `pool`, `bench` and the rest), so that a log line
+//! clears the live line, is written whole, and the live line is drawn
+//! again below it. It writes to stderr, so results on stdout stay clean.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,6 +30,117 @@ pub fn json_logs() -> bool {
 /// `NO_COLOR` is set (<https://no-color.org>).
 pub fn colour_allowed() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The terminal's state: the live line on screen, if any. Every write to
+/// stderr that goes through here holds this lock, so a log line and a
+/// redraw never interleave.
+pub struct Screen<W: Write> {
+    out: W,
+    /// Whether `out` is a terminal (only then is a line redrawn in place).
+    tty: bool,
+    /// The live line as last drawn (no newline).
+    live: Option<String>,
+}
+
+/// Return to column 0 and clear the line.
+const CLEAR: &str = "\r\x1b[2K";
+
+impl<W: Write> Screen<W> {
+    pub fn new(out: W, tty: bool) -> Self {
+        Screen {
+            out,
+            tty,
+            live: None,
+        }
+    }
+
+    /// Draw `line` as the live line (replacing the one shown). Off a
+    /// terminal it is written as a line of its own.
+    pub fn draw_live(&mut self, line: &str) {
+        if self.tty {
+            let _ = write!(self.out, "{CLEAR}{line}");
+            self.live = Some(line.to_string());
+        } else {
+            let _ = writeln!(self.out, "{line}");
+        }
+        let _ = self.out.flush();
+    }
+
+    /// End the live line: it stays on screen, and what follows goes below.
+    pub fn end_live(&mut self) {
+        if self.live.take().is_some() {
+            let _ = writeln!(self.out);
+            let _ = self.out.flush();
+        }
+    }
+
+    /// Write log output (whole lines): the live line is cleared first and
+    /// drawn again after.
+    pub fn log(&mut self, bytes: &[u8]) {
+        if let Some(live) = &self.live {
+            let _ = write!(self.out, "{CLEAR}");
+            let _ = self.out.write_all(bytes);
+            if !bytes.ends_with(b"\n") {
+                let _ = writeln!(self.out);
+            }
+            let _ = write!(self.out, "{live}");
+        } else {
+            let _ = self.out.write_all(bytes);
+        }
+        let _ = self.out.flush();
+    }
+
+    /// The writer (for tests).
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+static SCREEN: std::sync::OnceLock<Mutex<Screen<std::io::Stderr>>> = std::sync::OnceLock::new();
+
+/// The process's stderr, owned by one [`Screen`].
+fn screen() -> std::sync::MutexGuard<'static, Screen<std::io::Stderr>> {
+    SCREEN
+        .get_or_init(|| {
+            let tty = std::io::stderr().is_terminal();
+            Mutex::new(Screen::new(std::io::stderr(), tty))
+        })
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// The `tracing` writer for stderr: each event is buffered and written
+/// whole through the [`Screen`], which keeps the live line below the log.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogWriter;
+
+/// One log event being formatted; written out when dropped.
+pub struct LogLine(Vec<u8>);
+
+impl Write for LogLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogLine {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            screen().log(&self.0);
+        }
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = LogLine;
+    fn make_writer(&'a self) -> LogLine {
+        LogLine(Vec::new())
+    }
 }
 
 /// Progress of one long piece of work.
@@ -114,16 +229,15 @@ impl Progress {
             tracing::info!(target: "progress", "{}", self.line());
             return;
         }
-        let mut err = std::io::stderr().lock();
+        let mut screen = screen();
         if self.tty {
-            let _ = write!(err, "\r\x1b[2K{}", self.line());
+            screen.draw_live(&self.line());
             if last {
-                let _ = writeln!(err);
+                screen.end_live();
             }
         } else {
-            let _ = writeln!(err, "{}", self.line());
+            screen.log(format!("{}\n", self.line()).as_bytes());
         }
-        let _ = err.flush();
     }
 
     /// Finish: on a terminal, end the live line.
@@ -131,5 +245,90 @@ impl Progress {
         if self.enabled && self.tty {
             self.draw(true);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a terminal shows after `out`: `\r` returns to column 0,
+    /// `ESC[2K` clears the line, text overwrites from the cursor.
+    fn render(out: &[u8]) -> Vec<String> {
+        let text = String::from_utf8_lossy(out).replace(CLEAR, "\u{0}");
+        let mut lines = vec![String::new()];
+        let mut col = 0;
+        for c in text.chars() {
+            let cur = lines.last_mut().expect("a line");
+            match c {
+                '\n' => {
+                    lines.push(String::new());
+                    col = 0;
+                }
+                '\u{0}' => {
+                    cur.clear();
+                    col = 0;
+                }
+                '\r' => col = 0,
+                c => {
+                    let mut chars: Vec<char> = cur.chars().collect();
+                    if col < chars.len() {
+                        chars[col] = c;
+                    } else {
+                        chars.push(c);
+                    }
+                    *cur = chars.into_iter().collect();
+                    col += 1;
+                }
+            }
+        }
+        lines
+    }
+
+    #[test]
+    fn log_lines_never_overwrite_the_live_line() {
+        let mut s = Screen::new(Vec::new(), true);
+        s.draw_live("solo mining: 1.00 M hashes, 1.00 MH/s");
+        s.log(b"INFO connected\n");
+        s.draw_live("solo mining: 2.00 M hashes, 1.00 MH/s");
+        s.log(b"WARN a long warning line, longer than the live line is\n");
+        s.log(b"INFO no newline");
+        s.draw_live("solo mining: 3.00 M hashes, 1.00 MH/s");
+        let screen = render(&s.into_inner());
+        assert_eq!(
+            screen,
+            [
+                "INFO connected",
+                "WARN a long warning line, longer than the live line is",
+                "INFO no newline",
+                "solo mining: 3.00 M hashes, 1.00 MH/s",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_ended_live_line_stays_above_later_logs() {
+        let mut s = Screen::new(Vec::new(), true);
+        s.draw_live("remine: 50%");
+        s.log(b"INFO midway\n");
+        s.draw_live("remine: 100%");
+        s.end_live();
+        s.log(b"INFO done\n");
+        assert_eq!(
+            render(&s.into_inner()),
+            ["INFO midway", "remine: 100%", "INFO done", ""]
+        );
+    }
+
+    #[test]
+    fn off_a_terminal_everything_is_plain_lines() {
+        let mut s = Screen::new(Vec::new(), false);
+        s.draw_live("progress 1");
+        s.log(b"INFO a\n");
+        s.draw_live("progress 2");
+        s.end_live();
+        let out = String::from_utf8(s.into_inner()).unwrap();
+        assert_eq!(out, "progress 1\nINFO a\nprogress 2\n");
+        assert!(!out.contains('\r'));
     }
 }

@@ -310,8 +310,23 @@ fn admitted_reason(m: &BTreeMap<String, u64>, reason: &str) -> String {
     }
 }
 
-/// The status line cpuminer users expect, in one line.
+/// Whether a run has shares to report (a benchmark has none).
+fn has_shares(s: &Snapshot) -> bool {
+    s.command != "bench"
+}
+
+/// The status line cpuminer users expect, in one line. A benchmark's has
+/// only its rates and time: it has no shares, blocks or difficulty.
 pub fn status_line(s: &Snapshot) -> String {
+    if !has_shares(s) {
+        return format!(
+            "{} (5s) {} (1m) {} (15m) | up {}",
+            format_rate(s.rate_5s),
+            format_rate(s.rate_1m),
+            format_rate(s.rate_15m),
+            format_duration(s.elapsed_secs)
+        );
+    }
     format!(
         "{} (5s) {} (1m) {} (15m) | accepted {} rejected {} stale {} | blocks {} | best share {} | diff {} | up {}",
         format_rate(s.rate_5s),
@@ -329,6 +344,14 @@ pub fn status_line(s: &Snapshot) -> String {
 
 /// The final summary: duration, hashes, average rate, shares, blocks.
 pub fn summary_line(s: &Snapshot) -> String {
+    if !has_shares(s) {
+        return format!(
+            "summary: ran {}, {} hashes, average {}",
+            format_duration(s.elapsed_secs),
+            s.hashes,
+            format_rate(s.rate_avg)
+        );
+    }
     format!(
         "summary: ran {}, {} hashes, average {}, shares accepted {} rejected {} stale {}, blocks {}",
         format_duration(s.elapsed_secs),
@@ -403,8 +426,21 @@ mod tests {
         stats.record_share_difficulty(2.0);
         stats.record_share_difficulty(1.0);
         assert_eq!(stats.snapshot().best_share, 2.0);
-        assert!(status_line(&s).contains("accepted 0"));
+        // A benchmark has no shares: its lines do not pretend it has.
+        for line in [status_line(&s), summary_line(&s)] {
+            assert!(line.contains("H/s"), "{line}");
+            assert!(
+                !line.contains("accepted") && !line.contains("blocks"),
+                "{line}"
+            );
+        }
         assert!(summary_line(&s).contains("3000000 hashes"));
+        let pool = Snapshot {
+            command: "pool".into(),
+            ..s
+        };
+        assert!(status_line(&pool).contains("accepted 0"));
+        assert!(summary_line(&pool).contains("blocks 0"));
     }
 
     #[test]

@@ -69,13 +69,26 @@ impl Job {
         1u64 << self.version_mask.count_ones().min(16)
     }
 
-    /// The largest extranonce2 value that fits its size.
-    fn extranonce2_max(&self) -> u64 {
+    /// The largest extranonce2 value that fits its size (the counter is
+    /// the low 8 bytes of extranonce2; wider ones keep zeros above).
+    pub fn extranonce2_max(&self) -> u64 {
         if self.extranonce2_size >= 8 {
             u64::MAX
         } else {
             (1u64 << (8 * self.extranonce2_size)) - 1
         }
+    }
+
+    /// The extranonce2 counter value of step `step` of the job: from
+    /// `extranonce2_start` upwards, wrapping past the largest value to 0,
+    /// so that every value of the space is used exactly once wherever the
+    /// job starts. `None` once every value has been used.
+    pub fn extranonce2_at(&self, step: u64) -> Option<u64> {
+        let max = self.extranonce2_max();
+        if step > max {
+            return None;
+        }
+        Some(self.extranonce2_start.wrapping_add(step) & max)
     }
 
     /// Header variant number `index`: each extranonce2 value is used with
@@ -84,10 +97,7 @@ impl Job {
     /// branch). `None` when the job's space is exhausted.
     pub fn variant(&self, index: u64) -> Option<Variant> {
         let per = self.versions_per_extranonce();
-        let en2 = self.extranonce2_start.checked_add(index / per)?;
-        if en2 > self.extranonce2_max() {
-            return None;
-        }
+        let en2 = self.extranonce2_at(index / per)?;
         let roll = deposit_bits(index % per, self.version_mask);
         let mut extranonce2 = vec![0u8; self.extranonce2_size];
         let n = self.extranonce2_size.min(8);
@@ -191,9 +201,16 @@ mod tests {
             bits: 0x207fffff,
             share_target: Target::MAX_ATTAINABLE_REGTEST,
         };
-        assert_eq!(job.variant(0).unwrap().extranonce2, vec![254]);
-        assert_eq!(job.variant(1).unwrap().extranonce2, vec![255]);
-        assert!(job.variant(2).is_none());
+        // From the start, wrapping through 0, each value once, then none.
+        let used: Vec<u8> = (0..)
+            .map_while(|i| job.variant(i))
+            .map(|v| v.extranonce2[0])
+            .collect();
+        assert_eq!(&used[..3], &[254, 255, 0]);
+        assert_eq!(used.len(), 256);
+        let distinct: std::collections::HashSet<u8> = used.iter().copied().collect();
+        assert_eq!(distinct.len(), 256);
+        assert!(job.variant(256).is_none());
         assert!(!job.has_version_groups());
         assert!(job.version_group(0).is_none());
     }
@@ -228,8 +245,11 @@ mod tests {
             versions.sort_unstable();
             versions.dedup();
             assert_eq!(versions.len(), VERSION_LANES);
-            // Two extranonce2 values (254, 255) and then nothing.
-            assert!(job.version_group(2 * groups).is_none());
+            // 256 extranonce2 values (254, 255, 0, ..., 253), then nothing.
+            assert!(job.version_group(256 * groups - 1).is_some());
+            assert!(job.version_group(256 * groups).is_none());
+            let wrapped = job.version_group(2 * groups).expect("wrapped to 0");
+            assert_eq!(wrapped[0].extranonce2, vec![0]);
         }
         job.version_mask = 0x0000_1e00;
         assert!(!job.has_version_groups());

@@ -168,6 +168,7 @@ fn sigint_during_bench_prints_a_summary_and_exits_zero() {
         .unwrap();
     assert!(status.success(), "exit {status:?}: {err}");
     assert!(err.contains("summary: ran"), "{err}");
+    assert!(!err.contains("accepted"), "{err}");
     eprintln!("bench stopped {took:?} after SIGINT");
 }
 
@@ -201,6 +202,11 @@ fn json_logs_are_json_on_every_stderr_line() {
     assert!(
         err.contains("MH/s (5s)") || err.contains("H/s (5s)"),
         "no status line: {err}"
+    );
+    // A benchmark has no shares: its status line shows none.
+    assert!(
+        !err.contains("accepted") && !err.contains("blocks"),
+        "share counts in a benchmark's status line: {err}"
     );
     // An error, too, is a JSON line.
     let out = bin()

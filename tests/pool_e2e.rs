@@ -339,6 +339,69 @@ fn set_version_mask_is_honoured() {
     }
 }
 
+/// The version a submit asks the pool to hash, given the mask the pool
+/// granted: `(job & !granted) | (bits & granted)` (BIP310).
+fn submitted_version(pool: &TestPool, params: &[Value], granted: u32) -> (u32, u32) {
+    let job = pool
+        .job(params[1].as_str().expect("job id"))
+        .expect("a job the pool made");
+    let bits = u32::from_str_radix(params[5].as_str().expect("sixth parameter"), 16).unwrap();
+    ((job.version & !granted) | (bits & granted), job.version)
+}
+
+#[test]
+fn pool_granting_every_version_bit_gets_only_the_requested_ones_rolled() {
+    let pool = TestPool::start(PoolConfig {
+        configure_answer: Some(0xffff_ffff),
+        ..PoolConfig::default()
+    });
+    let f = spawn_miner(&["-o", &pool.url(), "--max-shares", "30"]).wait(LONG);
+    f.assert_success();
+    f.assert_accounted();
+    assert_eq!(f.count("rejected"), 0);
+    assert!(pool.rejected().is_empty(), "{:?}", pool.rejected());
+    assert!(
+        f.stderr.contains("rolling 1fffe000") && f.stderr.contains("granted version bits"),
+        "the mask rolled is not logged:\n{}",
+        f.stderr
+    );
+    let mut rolled = 0;
+    let subs = submits(&pool);
+    assert!(subs.len() >= 30);
+    for (_, _, p) in &subs {
+        let (version, job) = submitted_version(&pool, p, 0xffff_ffff);
+        assert_eq!(
+            version & !0x1fff_e000,
+            job & !0x1fff_e000,
+            "{p:?} changed bits outside 1fffe000"
+        );
+        rolled += usize::from(version != job);
+    }
+    assert!(rolled > 0, "no rolled version submitted");
+    // --version-mask narrows the request; the grant is intersected with it.
+    let f = spawn_miner(&[
+        "-o",
+        &pool.url(),
+        "--max-shares",
+        "10",
+        "--version-mask",
+        "0x0001e000",
+    ])
+    .wait(LONG);
+    f.assert_success();
+    assert!(f.stderr.contains("rolling 0001e000"), "{}", f.stderr);
+    let second = pool.connections();
+    assert!(pool.events().iter().any(|e| e.conn == second
+        && e.dir == Dir::In
+        && e.line.contains("mining.configure")
+        && e.line.contains("0001e000")));
+    for (_, _, p) in submits(&pool).iter().filter(|(_, c, _)| *c == second) {
+        let (version, job) = submitted_version(&pool, p, 0xffff_ffff);
+        assert_eq!(version & !0x0001_e000, job & !0x0001_e000, "{p:?}");
+    }
+    assert!(pool.rejected().is_empty(), "{:?}", pool.rejected());
+}
+
 #[test]
 fn client_reconnect_is_followed_and_session_resumed() {
     let pool = TestPool::start(PoolConfig::default());

@@ -523,19 +523,32 @@ fn job_book_rules() {
     book.set_difficulty(0.5);
     let j1 = book.on_notify(&n1);
     assert_eq!(j1.share_target, pow::share_target(0.5).unwrap());
-    // Difficulty applies to the next job only.
+    // A notify that is not clean leaves the older job valid.
+    let mut n1b = notify(false);
+    n1b.job_id = "j1b".into();
+    let j1b = book.on_notify(&n1b);
+    assert!(book.entry(&j1.id).is_some(), "not clean: j1 still valid");
+    // Difficulty applies to the next job only, and a new difficulty
+    // retires the older jobs when that job comes.
     book.set_difficulty(2.0);
     assert_eq!(book.current().unwrap().share_target, j1.share_target);
+    assert!(book.entry(&j1.id).is_some() && book.entry(&j1b.id).is_some());
     let mut n2 = notify(false);
     n2.job_id = "j2".into();
     let j2 = book.on_notify(&n2);
     assert_eq!(j2.share_target, pow::share_target(2.0).unwrap());
-    assert!(book.entry(&j1.id).is_some(), "not clean: j1 still valid");
-    // clean_jobs forgets both.
+    assert!(book.entry(&j1.id).is_none() && book.entry(&j1b.id).is_none());
+    // The same difficulty again changes nothing.
+    book.set_difficulty(2.0);
+    let mut n2b = notify(false);
+    n2b.job_id = "j2b".into();
+    book.on_notify(&n2b);
+    assert!(book.entry(&j2.id).is_some());
+    // clean_jobs forgets every older one.
     let mut n3 = notify(true);
     n3.job_id = "j3".into();
     let j3 = book.on_notify(&n3);
-    assert!(book.entry(&j1.id).is_none() && book.entry(&j2.id).is_none());
+    assert!(book.entry(&j2.id).is_none() && book.entry(&j3.id).is_some());
     // A new extranonce1 applies from the next notify and kills older jobs.
     book.set_extranonce(&[0xbb; 8], 8);
     assert!(book.entry(&j3.id).is_some());
@@ -573,6 +586,48 @@ fn job_book_rules() {
     assert_eq!(submit.version_bits, Some(share.version_bits));
     assert_eq!(rebuild_header(&rolled, &submit), header);
     assert_eq!(submit_params(&share, "w", "j4", None).version_bits, None);
+}
+
+#[test]
+fn rolled_mask_is_the_grant_within_the_request() {
+    let mut book = JobBook::with_requested_mask(0x1fff_e000);
+    book.new_session(&[0xaa; 4], 4);
+    book.on_notify(&notify(true));
+    // A pool granting every bit: only the requested ones are rolled.
+    let job = book.set_version_mask(0xffff_ffff).unwrap();
+    assert_eq!(book.version_mask(), 0x1fff_e000);
+    assert_eq!(job.version_mask, 0x1fff_e000);
+    assert_eq!(job.version as u32 & !0x1fff_e000, 0x2000_0000);
+    for i in [0, 1, 77, 1 << 16, (1 << 16) + 5] {
+        let v = job.variant(i).unwrap();
+        let version = v.header.header.version.to_consensus() as u32;
+        assert_eq!(version & !0x1fff_e000, 0x2000_0000, "variant {i}");
+        // The sixth parameter is the whole version within the grant, so
+        // the pool's `(job & !granted) | bits` is the header hashed.
+        let share = noncesweep::work::Share {
+            job_id: job.id.clone(),
+            extranonce2: v.extranonce2.clone(),
+            header: v.header,
+            hash: v.header.block_hash(),
+            difficulty: 1.0,
+            is_block: false,
+            version_bits: version & job.version_mask,
+        };
+        let submit = book.submit_for(&share, "w").unwrap();
+        assert_eq!(submit.version_bits, Some(version));
+        assert_eq!(rebuild_header(&job, &submit), v.header);
+    }
+    // A narrower request (--version-mask) is intersected too; a grant
+    // outside it leaves nothing to roll.
+    let mut book = JobBook::with_requested_mask(0x0001_e000);
+    book.new_session(&[0xaa; 4], 4);
+    book.on_notify(&notify(true));
+    assert_eq!(
+        book.set_version_mask(0x1fff_e000).unwrap().version_mask,
+        0x0001_e000
+    );
+    assert_eq!(book.set_version_mask(0x1ffe_0000).unwrap().version_mask, 0);
+    assert_eq!(book.version_mask(), 0);
 }
 
 /// The real ckpool session: every line parses, and each accepted submit

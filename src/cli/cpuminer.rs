@@ -81,8 +81,8 @@ pub struct CpuminerArgs {
     /// Accepted: noncesweep never switches an http:// URL to Stratum.
     #[arg(long = "no-stratum")]
     pub no_stratum: bool,
-    /// Accepted: noncesweep already ignores a pool's request to move to
-    /// another host.
+    /// Follow a pool's client.reconnect only to the same host (by default
+    /// also to hosts of the pool's registered domain).
     #[arg(long = "no-redirect")]
     pub no_redirect: bool,
     /// Hash offline and print each thread's rate and `Total: N.NN MH/s`.
@@ -438,12 +438,15 @@ pub fn run(common: &Common, args: &CpuminerArgs) -> Result<()> {
                     .unwrap_or_else(|| "x".into()),
                 suggest_diff: None,
                 no_version_rolling: false,
+                version_mask: None,
                 tls_insecure: false,
                 max_shares: None,
                 timeout: args.timeout.unwrap_or(300),
                 retry_max: args.retry_pause.unwrap_or(30) as f64,
                 failback: 60.0,
                 offline_grace: 120.0,
+                allow_reconnect_to: Vec::new(),
+                no_redirect: args.no_redirect,
             };
             super::pool::run_with(common, &pool, stop)
         }

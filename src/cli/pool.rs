@@ -44,6 +44,10 @@ pub struct PoolArgs {
     /// Do not ask for BIP310 version rolling.
     #[arg(long)]
     pub no_version_rolling: bool,
+    /// The version bits to ask the pool to roll (hex, default 1fffe000,
+    /// BIP320's bits). Only bits both asked for and granted are rolled.
+    #[arg(long, value_name = "HEX", value_parser = parse_version_mask, conflicts_with = "no_version_rolling")]
+    pub version_mask: Option<u32>,
     /// Accept any TLS certificate (self-signed test pools only).
     #[arg(long)]
     pub tls_insecure: bool,
@@ -70,11 +74,43 @@ pub struct PoolArgs {
     /// before are kept and submitted after the reconnect.
     #[arg(long, value_name = "SECS", default_value = "120")]
     pub offline_grace: f64,
+    /// Hosts a pool may move us to with client.reconnect, besides hosts of
+    /// its own registered domain (comma-separated, or repeat the flag).
+    #[arg(long, value_name = "HOST[,HOST]", value_delimiter = ',')]
+    pub allow_reconnect_to: Vec<String>,
+    /// Follow client.reconnect only to the pool's own host or the
+    /// --allow-reconnect-to list (cpuminer's --no-redirect).
+    #[arg(skip)]
+    pub no_redirect: bool,
 }
 
 fn parse_url(s: &str) -> Result<PoolUrl, String> {
     s.parse()
         .map_err(|e: noncesweep::stratum::transport::UrlError| e.to_string())
+}
+
+/// `--version-mask`: hex digits (with or without `0x`), some bit set, none
+/// of the top three (BIP9's version prefix, which rolling must not touch).
+pub fn parse_version_mask(s: &str) -> Result<u32, String> {
+    let hex = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    let mask = u32::from_str_radix(hex, 16)
+        .ok()
+        .filter(|_| !hex.is_empty() && hex.len() <= 8)
+        .ok_or_else(|| {
+            format!("{s:?} is not a version mask: give up to 8 hex digits, e.g. 1fffe000")
+        })?;
+    if mask == 0 {
+        return Err("a version mask of 0 rolls nothing; use --no-version-rolling".into());
+    }
+    if mask & 0xe000_0000 != 0 {
+        return Err(format!(
+            "version mask {mask:08x} touches bits 29-31, which say how to read the version (BIP9) and cannot be rolled"
+        ));
+    }
+    Ok(mask)
 }
 
 fn parse_difficulty(s: &str) -> Result<Difficulty, String> {
@@ -101,12 +137,22 @@ pub fn run_with(common: &Common, args: &PoolArgs, stop: super::StopFn) -> Result
     let mut cfg = SessionConfig::new(args.urls.clone(), args.user.clone(), args.password.clone());
     cfg.suggest_difficulty = args.suggest_diff;
     cfg.version_rolling = !args.no_version_rolling;
+    if let Some(mask) = args.version_mask {
+        cfg.version_mask = mask;
+    }
     cfg.tls_insecure = args.tls_insecure;
     cfg.max_shares = args.max_shares;
     cfg.idle_timeout = Duration::from_secs(args.timeout.max(1));
     cfg.backoff_max = seconds("retry-max", args.retry_max)?.max(cfg.backoff_min);
     cfg.failback_interval = seconds("failback", args.failback)?;
     cfg.offline_grace = seconds("offline-grace", args.offline_grace)?;
+    cfg.allow_reconnect_to = args
+        .allow_reconnect_to
+        .iter()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .collect();
+    cfg.reconnect_same_domain = !args.no_redirect;
     if let Err(e) = shutdown::install() {
         tracing::warn!("{e}");
     }

@@ -6,10 +6,14 @@
 //!
 //! Rules it follows (see `docs/pool-mining.md`):
 //! - `mining.set_difficulty` applies to the next job, not the current one;
-//! - `clean_jobs` forgets every older job at once;
-//! - a new extranonce1 (a new session, or `mining.set_extranonce`, which
-//!   applies from the next notify) makes every older job stale;
-//! - `mining.set_version_mask` takes effect at once.
+//! - a notify with `clean_jobs = false` leaves the older jobs valid: shares
+//!   found for them are still submitted;
+//! - `clean_jobs`, a new difficulty (from the next notify on) and a new
+//!   extranonce1 (a new session, or `mining.set_extranonce`, which applies
+//!   from the next notify) forget every older job at once;
+//! - `mining.set_version_mask` takes effect at once;
+//! - the mask rolled is the pool's granted mask within the requested one
+//!   (`granted & requested`), never a bit the miner did not ask for.
 //!
 //! Each job gets an engine id `"<seq>/<pool job id>"`, unique for the life
 //! of the process, so a share can never be mistaken for one of a job that a
@@ -34,6 +38,11 @@ pub const MAX_JOBS: usize = 32;
 pub struct BookEntry {
     pub pool_job_id: String,
     pub job: Arc<Job>,
+    /// The mask the pool granted when the job was made; the sixth submit
+    /// parameter is the version within it (the job's own bits outside the
+    /// rolled mask, the rolled bits inside), so a pool rebuilding
+    /// `(job & !granted) | (bits & granted)` gets the header hashed.
+    pub granted_mask: u32,
 }
 
 /// The jobs of one pool session.
@@ -44,6 +53,11 @@ pub struct JobBook {
     pending_extranonce: Option<(Vec<u8>, usize)>,
     difficulty: f64,
     share_target: Target,
+    /// The bits the miner asked to roll.
+    requested_mask: u32,
+    /// The bits the pool granted.
+    granted_mask: u32,
+    /// The bits rolled: `granted & requested`.
     version_mask: u32,
     jobs: HashMap<String, BookEntry>,
     order: VecDeque<String>,
@@ -58,13 +72,21 @@ impl Default for JobBook {
 }
 
 impl JobBook {
+    /// A book for a miner that asks to roll BIP320's bits.
     pub fn new() -> Self {
+        JobBook::with_requested_mask(crate::work::BIP320_MASK)
+    }
+
+    /// A book for a miner that asks to roll `requested` (`--version-mask`).
+    pub fn with_requested_mask(requested: u32) -> Self {
         JobBook {
             extranonce1: Vec::new(),
             extranonce2_size: 4,
             pending_extranonce: None,
             difficulty: 1.0,
             share_target: pow::DIFF1,
+            requested_mask: requested,
+            granted_mask: 0,
             version_mask: 0,
             jobs: HashMap::new(),
             order: VecDeque::new(),
@@ -102,15 +124,32 @@ impl JobBook {
         self.difficulty
     }
 
-    /// The rolling mask granted by the pool (0: no rolling).
+    /// The mask rolled: the pool's grant within the request (0: no
+    /// rolling).
     pub fn version_mask(&self) -> u32 {
         self.version_mask
     }
 
-    /// Set the granted mask. Returns the current job rebuilt with it (to
-    /// mine at once), if there is one and the mask changed.
-    pub fn set_version_mask(&mut self, mask: u32) -> Option<Arc<Job>> {
+    /// The mask the miner asks for.
+    pub fn requested_mask(&self) -> u32 {
+        self.requested_mask
+    }
+
+    /// Take the mask the pool granted (`mining.configure`'s answer or
+    /// `mining.set_version_mask`); the mask rolled is `granted & requested`.
+    /// Returns the current job rebuilt with it (to mine at once), if there
+    /// is one and the rolled mask changed.
+    pub fn set_version_mask(&mut self, granted: u32) -> Option<Arc<Job>> {
+        let mask = granted & self.requested_mask;
+        let granted_changed = granted != self.granted_mask;
+        self.granted_mask = granted;
         if mask == self.version_mask {
+            if granted_changed {
+                // Same bits rolled; the submit parameter follows the grant.
+                for e in self.jobs.values_mut() {
+                    e.granted_mask = granted;
+                }
+            }
             return None;
         }
         self.version_mask = mask;
@@ -131,6 +170,7 @@ impl JobBook {
             BookEntry {
                 pool_job_id: entry.pool_job_id,
                 job: Arc::clone(&job),
+                granted_mask: granted,
             },
         );
         self.order.push_back(key.clone());
@@ -145,14 +185,18 @@ impl JobBook {
     }
 
     /// Take a notify: build its job, forget older jobs if it says
-    /// `clean_jobs` or the extranonce changed, and return the job to mine.
+    /// `clean_jobs` or the extranonce or difficulty changed, and return the
+    /// job to mine.
     pub fn on_notify(&mut self, n: &Notify) -> Arc<Job> {
         if let Some((en1, size)) = self.pending_extranonce.take() {
             self.extranonce1 = en1;
             self.extranonce2_size = size;
             self.forget_all();
         }
-        if n.clean_jobs {
+        let difficulty_changed = self
+            .current()
+            .is_some_and(|j| j.share_target != self.share_target);
+        if n.clean_jobs || difficulty_changed {
             self.forget_all();
         }
         self.seq += 1;
@@ -179,6 +223,7 @@ impl JobBook {
             BookEntry {
                 pool_job_id: n.job_id.clone(),
                 job: Arc::clone(&job),
+                granted_mask: self.granted_mask,
             },
         );
         self.order.push_back(key.clone());
@@ -205,6 +250,9 @@ impl JobBook {
     }
 
     /// The `mining.submit` for a share, or `None` if its job is stale.
+    /// When rolling, the sixth parameter is the version within the mask
+    /// the pool granted (the rolled mask's bits and, should the pool have
+    /// granted more than was asked, the job's own bits there).
     pub fn submit_for(&self, share: &Share, worker: &str) -> Option<Submit> {
         let entry = self.entry(&share.job_id)?;
         let rolling = entry.job.version_mask != 0;
@@ -212,7 +260,7 @@ impl JobBook {
             share,
             worker,
             &entry.pool_job_id,
-            rolling.then_some(entry.job.version_mask),
+            rolling.then_some(entry.granted_mask | entry.job.version_mask),
         ))
     }
 }
@@ -234,10 +282,11 @@ fn seeded_version(version: u32, mask: u32, seq: u64) -> u32 {
 }
 
 /// Where a job's extranonce2 counter starts: a different point for every
-/// notify, so that a job sent again (for example after a resumed session,
-/// or a pool that repeats a job) never re-mines the shares already
-/// submitted for it. Each job still has 2^20 values ahead of it (with
-/// extranonce2 of 3 bytes or more), far more than a CPU uses.
+/// notify, so that a job sent again (for example a pool that repeats a
+/// job) does not re-mine the shares already submitted for it. The counter
+/// wraps ([`Job::extranonce2_at`]), so every value of the space is used
+/// once wherever it starts; with 3 bytes or more, jobs start 2^20 values
+/// apart, far more than a CPU uses.
 fn extranonce2_start(seq: u64, size: usize) -> u64 {
     let bits = 8 * size.min(8) as u32;
     let max = if bits >= 64 {

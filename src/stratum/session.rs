@@ -19,7 +19,8 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::codec::{
@@ -28,14 +29,14 @@ use super::codec::{
 };
 use super::job::JobBook;
 use super::stats::{update, SharedStats};
-use super::transport::{probe, Connection, PoolUrl, TlsSettings};
+use super::transport::{redirect_allowed, Connection, PoolUrl, TlsSettings};
 use super::wire::Difficulty;
 use crate::engine::Miner;
 use crate::stats::{SourceStatus, Stats};
-use crate::work::Share;
+use crate::work::{Job, Share};
 
-/// The version bits noncesweep asks to roll (BIP320's range); the pool's
-/// answer is what counts.
+/// The version bits noncesweep asks to roll by default (BIP320's range).
+/// The bits rolled are the pool's answer within the request.
 pub const REQUESTED_MASK: u32 = 0x1fff_e000;
 /// Shares kept while disconnected.
 pub const MAX_OFFLINE: usize = 1024;
@@ -50,6 +51,9 @@ pub struct SessionConfig {
     pub agent: String,
     pub suggest_difficulty: Option<Difficulty>,
     pub version_rolling: bool,
+    /// The version bits asked for in `mining.configure` (`--version-mask`);
+    /// only bits both asked for and granted are rolled.
+    pub version_mask: u32,
     pub tls_insecure: bool,
     pub connect_timeout: Duration,
     /// With nothing heard from the pool for this long, reconnect.
@@ -61,6 +65,12 @@ pub struct SessionConfig {
     pub failback_interval: Duration,
     /// Stop after this many accepted shares.
     pub max_shares: Option<u64>,
+    /// Hosts a pool may send us to with `client.reconnect`
+    /// (`--allow-reconnect-to`), besides its own.
+    pub allow_reconnect_to: Vec<String>,
+    /// Also follow a `client.reconnect` to a host of the pool's own
+    /// registered domain (off with cpuminer's `--no-redirect`).
+    pub reconnect_same_domain: bool,
     /// With no pool connected for this long, stop hashing until a pool
     /// sends work again (the last job is going stale). Shares found before
     /// stay queued for the next connection.
@@ -77,6 +87,7 @@ impl SessionConfig {
             agent: format!("noncesweep/{}", env!("CARGO_PKG_VERSION")),
             suggest_difficulty: None,
             version_rolling: true,
+            version_mask: REQUESTED_MASK,
             tls_insecure: false,
             connect_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
@@ -84,6 +95,8 @@ impl SessionConfig {
             backoff_max: Duration::from_secs(30),
             failback_interval: Duration::from_secs(60),
             max_shares: None,
+            allow_reconnect_to: Vec::new(),
+            reconnect_same_domain: true,
             offline_grace: Duration::from_secs(120),
         }
     }
@@ -139,6 +152,9 @@ struct Client<'a> {
     offline_since: Option<Instant>,
     /// Hashing stopped after [`SessionConfig::offline_grace`].
     paused: bool,
+    /// The job hashing stopped on, and where its cursor was, to continue
+    /// from there if the session resumes.
+    paused_at: Option<(Arc<Job>, u64)>,
 }
 
 /// Mine for the pools in `cfg` until `stop()` says so, `max_shares` is
@@ -168,12 +184,13 @@ pub fn run(
         stats,
         stop,
         tls,
-        book: JobBook::new(),
+        book: JobBook::with_requested_mask(cfg.version_mask),
         offline: VecDeque::new(),
         resume: None,
         report,
         offline_since: None,
         paused: false,
+        paused_at: None,
     };
     update(&c.stats, |s| {
         s.per_pool = cfg
@@ -327,7 +344,7 @@ impl Client<'_> {
         };
         if !self.paused && since.elapsed() >= self.cfg.offline_grace {
             self.take_shares_offline();
-            self.miner.set_job(None);
+            self.paused_at = self.miner.pause();
             self.paused = true;
             tracing::warn!(
                 offline_s = since.elapsed().as_secs(),
@@ -407,8 +424,8 @@ impl Client<'_> {
             self.send(
                 s,
                 Request::Configure(Some(VersionRolling {
-                    mask: REQUESTED_MASK,
-                    min_bit_count: 2,
+                    mask: self.cfg.version_mask,
+                    min_bit_count: 2.min(self.cfg.version_mask.count_ones()),
                 })),
                 Pending::Configure,
             )?;
@@ -455,6 +472,7 @@ impl Client<'_> {
         let mut buf = vec![0u8; 16 * 1024];
         let mut last_rx = Instant::now();
         let mut last_probe = Instant::now();
+        let mut probe: Option<Receiver<Option<usize>>> = None;
         let mut draining: Option<Instant> = None;
         loop {
             if draining.is_none() && ((self.stop)() || self.reached_max()) {
@@ -517,13 +535,27 @@ impl Client<'_> {
                     self.cfg.idle_timeout.as_secs()
                 ));
             }
-            if index > 0 && last_probe.elapsed() >= self.cfg.failback_interval {
-                last_probe = Instant::now();
-                let back = self.cfg.pools[..index]
-                    .iter()
-                    .any(|p| probe(p, Duration::from_secs(2)));
-                if back {
-                    return End::Failback;
+            if index > 0 {
+                // Earlier pools are probed on their own thread: a pool
+                // that is slow to answer never holds up this one.
+                if let Some(rx) = &probe {
+                    match rx.try_recv() {
+                        Ok(Some(back)) => {
+                            tracing::info!(pool = %self.cfg.pools[back], "earlier pool answered a subscribe");
+                            return End::Failback;
+                        }
+                        Ok(None) | Err(TryRecvError::Disconnected) => probe = None,
+                        Err(TryRecvError::Empty) => {}
+                    }
+                }
+                if probe.is_none() && last_probe.elapsed() >= self.cfg.failback_interval {
+                    last_probe = Instant::now();
+                    probe = Some(spawn_probe(
+                        self.cfg.pools[..index].to_vec(),
+                        self.tls.clone(),
+                        self.cfg.agent.clone(),
+                        self.cfg.connect_timeout,
+                    ));
                 }
             }
             self.publish();
@@ -631,21 +663,21 @@ impl Client<'_> {
                 }
             }
             ServerMessage::SetVersionMask(mask) => {
-                let mask = if self.cfg.version_rolling { mask } else { 0 };
-                tracing::info!(
-                    mask = format_args!("{mask:08x}"),
-                    "new version-rolling mask"
-                );
-                if let Some(job) = self.book.set_version_mask(mask) {
-                    self.miner.set_job(Some(job));
-                }
+                self.grant_version_mask(mask, "mining.set_version_mask");
             }
             ServerMessage::Reconnect { host, port, wait } => {
                 let mut target = url.clone();
                 if let Some(h) = host {
-                    if !h.eq_ignore_ascii_case(&url.host) {
-                        tracing::warn!(host = %h, "not following a reconnect to another host; reconnecting to the same pool");
+                    if let Err(why) = redirect_allowed(
+                        &url.host,
+                        &h,
+                        &self.cfg.allow_reconnect_to,
+                        self.cfg.reconnect_same_domain,
+                    ) {
+                        tracing::warn!(pool = %url, "refusing the pool's client.reconnect: {why}; staying on {url}");
+                        return None;
                     }
+                    target.host = h;
                 }
                 if let Some(p) = port {
                     target.port = p;
@@ -683,15 +715,7 @@ impl Client<'_> {
     ) -> Option<End> {
         match answer {
             Answer::Configure(mask) => {
-                let mask = if self.cfg.version_rolling {
-                    mask.unwrap_or(0)
-                } else {
-                    0
-                };
-                tracing::info!(mask = format_args!("{mask:08x}"), "version rolling granted");
-                if let Some(job) = self.book.set_version_mask(mask) {
-                    self.miner.set_job(Some(job));
-                }
+                self.grant_version_mask(mask.unwrap_or(0), "mining.configure");
             }
             Answer::Subscribe(Ok(sub)) => {
                 let en1 = sub.extranonce1.as_bytes().to_vec();
@@ -702,15 +726,26 @@ impl Client<'_> {
                 self.offline_since = None;
                 if resumed {
                     tracing::info!(extranonce1 = %sub.extranonce1, "session resumed");
-                    // The resumed session's job is still good: hash it again.
+                    // The resumed session's job is still good: hash on from
+                    // where the pause stopped it, so that no share already
+                    // found is found (and submitted) again.
                     if std::mem::take(&mut self.paused) {
-                        if let Some(job) = self.book.current() {
-                            tracing::info!("hashing resumed");
-                            self.miner.set_job(Some(job));
+                        let at = self.paused_at.take();
+                        match (self.book.current(), at) {
+                            (Some(job), Some((was, cursor))) if was.id == job.id => {
+                                tracing::info!(job = %job.id, "hashing resumed where it stopped");
+                                self.miner.resume(job, cursor);
+                            }
+                            (Some(job), _) => {
+                                tracing::info!(job = %job.id, "hashing resumed");
+                                self.miner.set_job(Some(job));
+                            }
+                            (None, _) => {}
                         }
                     }
                 } else {
                     self.paused = false;
+                    self.paused_at = None;
                     tracing::info!(extranonce1 = %sub.extranonce1, extranonce2_size = sub.extranonce2_size.get(), "subscribed (new session)");
                     self.book.new_session(&en1, sub.extranonce2_size.get());
                     self.miner.set_job(None);
@@ -816,6 +851,33 @@ impl Client<'_> {
         None
     }
 
+    /// The pool granted `granted` (in its answer to `mining.configure`, or
+    /// with `mining.set_version_mask`): roll the granted bits that were
+    /// asked for, and say which.
+    fn grant_version_mask(&mut self, granted: u32, from: &str) {
+        let granted = if self.cfg.version_rolling { granted } else { 0 };
+        let job = self.book.set_version_mask(granted);
+        let rolled = self.book.version_mask();
+        let requested = self.book.requested_mask();
+        if granted & !requested != 0 {
+            tracing::warn!(
+                granted = format_args!("{granted:08x}"),
+                requested = format_args!("{requested:08x}"),
+                "the pool granted version bits that were not asked for; they are left as the job has them"
+            );
+        }
+        tracing::info!(
+            rolled = format_args!("{rolled:08x}"),
+            granted = format_args!("{granted:08x}"),
+            requested = format_args!("{requested:08x}"),
+            "version rolling mask from {from}: rolling {rolled:08x}"
+        );
+        // While hashing is paused the rebuilt job waits for the resume.
+        if let (Some(job), false) = (job, self.paused) {
+            self.miner.set_job(Some(job));
+        }
+    }
+
     /// A share from the engine: count it and keep the best difficulty.
     fn found(&self, share: &Share) {
         update(&self.stats, |st| st.found += 1);
@@ -863,6 +925,99 @@ impl Client<'_> {
         r.set_sources(pools);
         r.set_reject_reasons(reasons);
     }
+}
+
+/// Probe `pools` in order on a thread of its own; the receiver gets the
+/// index of the first one that is back, or `None`.
+fn spawn_probe(
+    pools: Vec<PoolUrl>,
+    tls: Option<TlsSettings>,
+    agent: String,
+    timeout: Duration,
+) -> Receiver<Option<usize>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let run = move || {
+        let back = pools
+            .iter()
+            .position(|p| match probe(p, tls.as_ref(), &agent, timeout) {
+                Ok(()) => true,
+                Err(why) => {
+                    tracing::debug!(pool = %p, "earlier pool not back: {why}");
+                    false
+                }
+            });
+        let _ = tx.send(back);
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("noncesweep-failback".into())
+        .spawn(run)
+    {
+        tracing::warn!("cannot start the failback probe: {e}");
+    }
+    rx
+}
+
+/// Whether a pool is back: it accepts a connection, completes the TLS
+/// handshake for `stratum+ssl`, and answers a `mining.subscribe`, all
+/// within `timeout`. A bare TCP accept is not enough (a port can accept
+/// and never serve).
+pub fn probe(
+    url: &PoolUrl,
+    tls: Option<&TlsSettings>,
+    agent: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    let mut conn = Connection::open(url, tls, timeout).map_err(|e| e.to_string())?;
+    let mut pending = PendingMap::new();
+    let result = (|| {
+        let msg = pending
+            .register(
+                Request::Subscribe {
+                    agent: agent.to_string(),
+                    session: None,
+                },
+                Pending::Subscribe { resume: None },
+                Instant::now(),
+            )
+            .map_err(|e| e.to_string())?;
+        conn.write_line(&msg.to_line())
+            .map_err(|e| format!("write failed: {e}"))?;
+        let mut lines = LineBuffer::new();
+        let mut buf = vec![0u8; 4096];
+        while Instant::now() < deadline {
+            match conn.read(&mut buf) {
+                Ok(0) => return Err("closed the connection".to_string()),
+                Ok(n) => lines.push(&buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => return Err(format!("read failed: {e}")),
+            }
+            while let Some(line) = lines.next_line().map_err(|e| e.to_string())? {
+                let Ok(ServerMessage::Reply(reply)) = ServerMessage::from_line(&line) else {
+                    continue;
+                };
+                match pending.resolve(&reply, Instant::now()) {
+                    Ok((Answer::Subscribe(Ok(_)), _)) => return Ok(()),
+                    Ok((Answer::Subscribe(Err(r)), _)) => {
+                        return Err(format!("subscribe refused: {}", r.reason))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Err(format!(
+            "no subscribe answer in {} s",
+            timeout.as_secs_f64()
+        ))
+    })();
+    conn.close();
+    result
 }
 
 /// One open connection's state.

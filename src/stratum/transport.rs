@@ -243,11 +243,6 @@ fn tcp(url: &PoolUrl, timeout: Duration) -> Result<TcpStream, ConnectError> {
     })
 }
 
-/// Open a TCP connection only (to see whether a pool is back).
-pub fn probe(url: &PoolUrl, timeout: Duration) -> bool {
-    tcp(url, timeout).is_ok()
-}
-
 impl Connection {
     /// Connect (and for TLS, complete the handshake) within `timeout`.
     pub fn open(
@@ -330,9 +325,108 @@ impl Connection {
     }
 }
 
+/// Why a `client.reconnect` to another host is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedirectRefused {
+    #[error("{0:?} is not a host name")]
+    NotAHost(String),
+    #[error("{to} is not in the registered domain of {from}, nor listed in --allow-reconnect-to")]
+    OtherDomain { from: String, to: String },
+    #[error("{to} is another host than {from} (redirects to other hosts are off), nor listed in --allow-reconnect-to")]
+    OtherHost { from: String, to: String },
+}
+
+/// Whether a pool at `from` may send the miner to host `to` with
+/// `client.reconnect`: the same host; a host listed in `allow`
+/// (`--allow-reconnect-to`, case-insensitive); or, with `same_domain`, a
+/// host of the same registered domain (`eu.pool.example` from
+/// `pool.example`, by the Public Suffix List, so `a.github.io` and
+/// `b.github.io` are different owners). IP addresses match only
+/// themselves or the list.
+pub fn redirect_allowed(
+    from: &str,
+    to: &str,
+    allow: &[String],
+    same_domain: bool,
+) -> Result<(), RedirectRefused> {
+    let norm = |h: &str| h.trim_end_matches('.').to_ascii_lowercase();
+    let (from_n, to_n) = (norm(from), norm(to));
+    let is_ip = |h: &str| h.parse::<std::net::IpAddr>().is_ok();
+    let hostname = |h: &str| {
+        !h.is_empty()
+            && h.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+    };
+    if !is_ip(&to_n) && !hostname(&to_n) {
+        return Err(RedirectRefused::NotAHost(to.chars().take(80).collect()));
+    }
+    if to_n == from_n || allow.iter().any(|a| norm(a) == to_n) {
+        return Ok(());
+    }
+    if !same_domain {
+        return Err(RedirectRefused::OtherHost {
+            from: from.to_string(),
+            to: to.to_string(),
+        });
+    }
+    let registered = |h: &str| {
+        if is_ip(h) {
+            None
+        } else {
+            psl::domain_str(h).map(str::to_string)
+        }
+    };
+    match (registered(&from_n), registered(&to_n)) {
+        (Some(a), Some(b)) if a == b => Ok(()),
+        _ => Err(RedirectRefused::OtherDomain {
+            from: from.to_string(),
+            to: to.to_string(),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirects_stay_within_the_registered_domain_or_the_list() {
+        let none: &[String] = &[];
+        let ok = |from, to| redirect_allowed(from, to, none, true).is_ok();
+        assert!(ok("pool.example.com", "pool.example.com"));
+        assert!(ok("pool.example.com", "POOL.example.com."));
+        assert!(ok("pool.example.com", "eu.pool.example.com"));
+        assert!(ok("eu1.example.co.uk", "us2.example.co.uk"));
+        assert!(ok("example.com", "stratum.example.com"));
+        assert!(!ok("pool.example.com", "pool.example.net"));
+        assert!(!ok("pool.example.com", "evil.com"));
+        assert!(!ok("pool.example.com", "example.com.evil.com"));
+        // Different owners under a public suffix.
+        assert!(!ok("a.github.io", "b.github.io"));
+        assert!(!ok("pool.example.co.uk", "other.co.uk"));
+        // Addresses only match themselves.
+        assert!(ok("127.0.0.1", "127.0.0.1"));
+        assert!(!ok("127.0.0.1", "127.0.0.2"));
+        assert!(!ok("10.0.0.1", "localhost"));
+        assert!(!ok("::1", "127.0.0.1"));
+        // Not a host name at all.
+        for bad in ["", "a b", "host\u{7}", "a..b", "-x.com", "x/y"] {
+            assert!(matches!(
+                redirect_allowed("pool.example.com", bad, none, true),
+                Err(RedirectRefused::NotAHost(_))
+            ));
+        }
+        // The list allows anything named in it; off, only the same host.
+        let allow = vec!["Backup.Other.NET".to_string(), "10.0.0.2".to_string()];
+        assert!(redirect_allowed("pool.example.com", "backup.other.net", &allow, true).is_ok());
+        assert!(redirect_allowed("10.0.0.1", "10.0.0.2", &allow, false).is_ok());
+        assert!(redirect_allowed("pool.example.com", "eu.pool.example.com", none, false).is_err());
+        assert!(redirect_allowed("pool.example.com", "pool.example.com", none, false).is_ok());
+    }
 
     #[test]
     fn urls() {

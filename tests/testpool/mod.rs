@@ -57,6 +57,8 @@ pub struct Accepted {
     pub extranonce1: Vec<u8>,
     pub extranonce2: Vec<u8>,
     pub version_bits: Option<u32>,
+    /// The header version the pool hashed.
+    pub version: u32,
     pub hash: BlockHash,
 }
 
@@ -64,8 +66,12 @@ pub struct Accepted {
 #[derive(Clone)]
 pub struct PoolConfig {
     pub difficulty: f64,
-    /// The version-rolling mask granted, or `None` to refuse rolling.
+    /// The version-rolling mask granted (within the one asked for), or
+    /// `None` to refuse rolling.
     pub version_mask: Option<u32>,
+    /// Answer `mining.configure` with this mask whatever was asked for
+    /// (a quirky pool: `ffffffff`), and check shares against it.
+    pub configure_answer: Option<u32>,
     pub extranonce2_size: usize,
     pub refuse_authorize: bool,
     pub tls: Option<Arc<rustls::ServerConfig>>,
@@ -73,6 +79,13 @@ pub struct PoolConfig {
     pub port: u16,
     /// First extranonce1 handed out (so a restarted pool differs).
     pub first_extranonce1: u32,
+    /// After a subscribe that resumes a session, send the difficulty and
+    /// the current job again (ckpool does); `false` answers the subscribe
+    /// only, the session going on as it was.
+    pub notify_on_resume: bool,
+    /// Answer every `mining.submit` with `"result": false` and a null
+    /// error (no reason given).
+    pub refuse_every_submit: bool,
 }
 
 impl Default for PoolConfig {
@@ -80,11 +93,14 @@ impl Default for PoolConfig {
         PoolConfig {
             difficulty: 1e-5,
             version_mask: Some(0x1fffe000),
+            configure_answer: None,
             extranonce2_size: 8,
             refuse_authorize: false,
             tls: None,
             port: 0,
             first_extranonce1: 0x1000_0000,
+            notify_on_resume: true,
+            refuse_every_submit: false,
         }
     }
 }
@@ -184,6 +200,8 @@ struct Shared {
     next_conn: AtomicU64,
     reply_delay: Mutex<Duration>,
     stall_until: Mutex<Option<Instant>>,
+    /// Until then, every new connection is closed at once.
+    away_until: Mutex<Option<Instant>>,
     handshake_failures: AtomicU64,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -391,6 +409,12 @@ pub enum Misbehaviour {
     /// Drop every connection, then leave new ones unanswered for this long
     /// (the miner is connected but not subscribed, so it queues shares).
     DropAndStall(Duration),
+    /// Drop every connection, then close new ones at once for this long
+    /// (the pool is gone; its sessions are kept for a resume).
+    Away(Duration),
+    /// A `mining.notify` whose merkle branch has 33 entries (more than
+    /// 2^32 transactions would need).
+    TooManyBranches,
 }
 
 type Stream = Box<dyn ReadWrite + Send>;
@@ -421,6 +445,7 @@ impl TestPool {
             next_conn: AtomicU64::new(1),
             reply_delay: Mutex::new(Duration::ZERO),
             stall_until: Mutex::new(None),
+            away_until: Mutex::new(None),
             handshake_failures: AtomicU64::new(0),
             threads: Mutex::new(Vec::new()),
         });
@@ -432,6 +457,9 @@ impl TestPool {
         let handle = std::thread::spawn(move || {
             while !s.stop.load(Ordering::SeqCst) {
                 match listener.accept() {
+                    Ok((stream, _)) if lock(&s.away_until).is_some_and(|t| Instant::now() < t) => {
+                        let _ = stream.shutdown(std::net::Shutdown::Both);
+                    }
                     Ok((stream, _)) => {
                         let s2 = Arc::clone(&s);
                         let h = std::thread::spawn(move || serve(s2, stream));
@@ -601,6 +629,18 @@ impl TestPool {
                     c.close.store(true, Ordering::SeqCst);
                 }
             }
+            Misbehaviour::Away(d) => {
+                *lock(&self.shared.away_until) = Some(Instant::now() + d);
+                for c in lock(&self.shared.conns).iter() {
+                    c.close.store(true, Ordering::SeqCst);
+                }
+            }
+            Misbehaviour::TooManyBranches => {
+                let mut job = lock(&self.shared.state).current_job().expect("a job");
+                job.id = "too-many-branches".into();
+                job.branch = vec![[0x5a; 32]; 33];
+                self.send_raw(&notify_line(&job, true));
+            }
         }
     }
 
@@ -616,6 +656,11 @@ impl TestPool {
     /// `(job id, reason)` of every rejected share.
     pub fn rejected(&self) -> Vec<(String, String)> {
         lock(&self.shared.state).rejected.clone()
+    }
+
+    /// A job the pool made, by id.
+    pub fn job(&self, id: &str) -> Option<PoolJob> {
+        lock(&self.shared.state).jobs.get(id).cloned()
     }
 
     /// Connections accepted so far.
@@ -786,6 +831,11 @@ fn handle(s: &Shared, me: &ConnShared, line: &str) -> Vec<String> {
                 .and_then(Value::as_array)
                 .is_some_and(|a| a.iter().any(|e| e == "version-rolling"));
             let result = match (wants, cfg.version_mask) {
+                (true, _) if cfg.configure_answer.is_some() => {
+                    let m = cfg.configure_answer.unwrap_or(0);
+                    me.granted_mask.store(m, Ordering::SeqCst);
+                    json!({"version-rolling": true, "version-rolling.mask": format!("{m:08x}")})
+                }
                 (true, Some(m)) => {
                     let asked = params
                         .get(1)
@@ -804,6 +854,7 @@ fn handle(s: &Shared, me: &ConnShared, line: &str) -> Vec<String> {
             let mut st = lock(&s.state);
             let resume = params.get(1).and_then(Value::as_str).map(str::to_string);
             let mask = me.granted_mask.load(Ordering::SeqCst);
+            let resumed = resume.as_ref().is_some_and(|r| st.sessions.contains_key(r));
             let sid = match resume.filter(|r| st.sessions.contains_key(r)) {
                 Some(r) => r,
                 None => {
@@ -837,6 +888,9 @@ fn handle(s: &Shared, me: &ConnShared, line: &str) -> Vec<String> {
             ]);
             let d = sess.difficulty;
             *lock(&me.session) = Some(sid);
+            if resumed && !cfg.notify_on_resume {
+                return vec![reply(&id, result)];
+            }
             vec![
                 reply(&id, result),
                 difficulty_line(d),
@@ -937,6 +991,10 @@ fn submit(s: &Shared, me: &ConnShared, id: &Value, p: &[Value]) -> String {
     if !me.authorized.load(Ordering::SeqCst) {
         return refuse(&mut st, &job_id, "Unauthorised");
     }
+    if lock(&s.cfg).refuse_every_submit {
+        st.rejected.push((job_id, String::new()));
+        return format!("{}\n", json!({"result": false, "error": null, "id": id}));
+    }
     let Some(sid) = lock(&me.session).clone() else {
         return refuse(&mut st, &job_id, "Not subscribed");
     };
@@ -996,6 +1054,7 @@ fn submit(s: &Shared, me: &ConnShared, id: &Value, p: &[Value]) -> String {
         extranonce1: en1,
         extranonce2: en2,
         version_bits,
+        version,
         hash,
     });
     reply(id, json!(true))
