@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use testpool::{Dir, Misbehaviour, PoolConfig, TestPool};
+use testpool::{Dir, Misbehaviour, PoolConfig, SilentPool, TestPool};
 
 const LONG: Duration = Duration::from_secs(240);
 
@@ -654,6 +654,7 @@ fn misbehaving_pool_is_survived() {
         Misbehaviour::InvalidJson,
         Misbehaviour::WrongTypes,
         Misbehaviour::UnknownIdReply,
+        Misbehaviour::TooManyBranches,
     ] {
         pool.misbehave(bad.clone());
         more(&pool, &format!("shares after {bad:?}"), 3);
@@ -700,7 +701,9 @@ fn misbehaving_pool_is_survived() {
         f.stdout,
         pool.rejected()
     );
-    assert!(f.count("protocol errors") >= 6, "{}", f.stdout);
+    assert!(f.count("protocol errors") >= 7, "{}", f.stdout);
+    // The notify with 33 merkle branches was refused by name.
+    assert!(f.stderr.contains("merkle branch of 33"), "{}", f.stderr);
     assert!(f.stderr.contains("hello miner"));
     // Submissions cut off by the drops were resubmitted on the resumed
     // session; the pool saw some twice (Duplicate) and counted them once.
@@ -769,4 +772,225 @@ fn sigint_prints_a_summary_exits_zero_and_never_shows_the_password() {
         "password shown"
     );
     eprintln!("pool stopped {took:?} after SIGINT");
+}
+
+#[test]
+fn resumed_after_the_offline_pause_no_share_is_found_twice() {
+    // A pool that resumes the session without sending the job again: the
+    // miner goes on with the job it paused, from where it stopped.
+    let pool = TestPool::start(PoolConfig {
+        notify_on_resume: false,
+        ..PoolConfig::default()
+    });
+    let m = spawn_miner(&[
+        "-o",
+        &pool.url(),
+        "--offline-grace",
+        "0.3",
+        "--retry-max",
+        "0.3",
+    ]);
+    pool.wait_for("first shares", LONG, |p| p.accepted().len() >= 10);
+    pool.misbehave(Misbehaviour::Away);
+    m.wait_stderr("the pause", LONG, |e| e.contains("hashing paused"));
+    pool.come_back();
+    pool.wait_for("shares on the resumed session", LONG, |p| {
+        p.accepted().iter().filter(|a| a.conn >= 2).count() >= 10
+    });
+    let f = m.terminate();
+    f.assert_success();
+    f.assert_accounted();
+    assert!(
+        f.stderr.contains("hashing resumed where it stopped"),
+        "{}",
+        f.stderr
+    );
+    assert_eq!(pool.session_extranonces().len(), 1, "session not resumed");
+    // One job all along, and nothing found twice: a duplicate of a share
+    // submitted once is a rejection by the miner's count; the pool may
+    // only see again submissions whose answer the drop cut off.
+    let jobs: std::collections::HashSet<String> =
+        pool.accepted().into_iter().map(|a| a.job_id).collect();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(f.count("rejected"), 0, "{}", f.stdout);
+    let dups = pool
+        .rejected()
+        .iter()
+        .filter(|(_, r)| r == "Duplicate")
+        .count() as u64;
+    assert!(dups <= f.count("unanswered"), "{dups} duplicates");
+    only_stale_rejections(&pool);
+}
+
+#[test]
+fn failback_probes_of_a_silent_primary_never_stall_submits() {
+    // The primary accepts connections and never answers. A bare TCP
+    // accept must not count as "back", and probing it (every 0.2 s, each
+    // probe waiting up to the 1 s timeout for a subscribe answer) must not
+    // hold up the session on the backup: shares come every few
+    // milliseconds at difficulty 1e-6, so a gap over 100 ms between two
+    // submits would be the session thread stalled.
+    let silent = SilentPool::start();
+    let backup = TestPool::start(PoolConfig {
+        difficulty: 1e-6,
+        ..PoolConfig::default()
+    });
+    let m = spawn_miner(&[
+        "-o",
+        &silent.url(),
+        "-o",
+        &backup.url(),
+        "--failback",
+        "0.2",
+        "-T",
+        "1",
+    ]);
+    backup.wait_for("shares on the backup", LONG, |p| p.accepted().len() >= 20);
+    // Connection 1 was the miner's own attempt; later ones are probes.
+    let first_probe = silent.connections() + 1;
+    let until = Instant::now() + LONG;
+    while silent.connections() < first_probe {
+        assert!(Instant::now() < until, "no probe of the primary");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let t0 = Instant::now();
+    while silent.connections() < first_probe + 3 {
+        assert!(Instant::now() < until, "fewer than 4 probes");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let t1 = Instant::now();
+    assert!(
+        silent.received_on(first_probe, "mining.subscribe"),
+        "the probe did not ask for a subscribe"
+    );
+    let f = stop_clean(m, &[&backup]);
+    let times: Vec<Instant> = submits(&backup)
+        .into_iter()
+        .map(|(t, _, _)| t)
+        .filter(|t| *t >= t0 && *t <= t1)
+        .collect();
+    assert!(times.len() > 20, "{} submits while probing", times.len());
+    let worst = times
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]))
+        .max()
+        .unwrap_or_default();
+    assert!(
+        worst <= Duration::from_millis(100),
+        "submits stalled {worst:?} while the primary was probed"
+    );
+    // Still on the backup: one connection, never moved to the silent one.
+    assert_eq!(backup.connections(), 1);
+    assert!(!f.stderr.contains("switching to it"), "{}", f.stderr);
+    eprintln!(
+        "{} probes over {:?}, {} submits, longest gap {worst:?}",
+        silent.connections() - first_probe + 1,
+        t1 - t0,
+        times.len()
+    );
+}
+
+#[test]
+fn every_extranonce2_size_with_and_without_version_rolling() {
+    for size in [1usize, 2, 4, 8] {
+        for rolling in [true, false] {
+            let pool = TestPool::start(PoolConfig {
+                extranonce2_size: size,
+                ..PoolConfig::default()
+            });
+            let mut args = vec![
+                "-o".to_string(),
+                pool.url(),
+                "--max-shares".into(),
+                "5".into(),
+            ];
+            if !rolling {
+                args.push("--no-version-rolling".into());
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let f = spawn_miner(&args).wait(LONG);
+            f.assert_success();
+            f.assert_accounted();
+            assert_eq!(f.count("rejected"), 0, "size {size}");
+            assert!(
+                pool.rejected().is_empty(),
+                "size {size}: {:?}",
+                pool.rejected()
+            );
+            let accepted = pool.accepted();
+            assert!(accepted.len() >= 5, "size {size}");
+            for a in &accepted {
+                assert_eq!(a.extranonce2.len(), size);
+                assert_eq!(a.version_bits.is_some(), rolling, "size {size}");
+            }
+        }
+    }
+}
+
+#[test]
+fn client_reconnect_to_another_host_only_when_allowed() {
+    let first = TestPool::start(PoolConfig::default());
+    let second = TestPool::start(PoolConfig {
+        first_extranonce1: 0x4000_0000,
+        ..PoolConfig::default()
+    });
+    // "localhost" is another host than 127.0.0.1, and no registered
+    // domain is shared with an address: refused, the miner stays.
+    let m = spawn_miner(&["-o", &first.url()]);
+    first.wait_for("first shares", LONG, |p| p.accepted().len() >= 3);
+    first.reconnect_to("localhost", second.port, 0);
+    m.wait_stderr("the refusal", LONG, |e| {
+        e.contains("refusing the pool's client.reconnect")
+    });
+    let have = first.accepted().len();
+    first.wait_for("more shares on the same connection", LONG, |p| {
+        p.accepted().iter().filter(|a| a.conn == 1).count() >= have + 3
+    });
+    let f = stop_clean(m, &[&first]);
+    assert!(f.stderr.contains("--allow-reconnect-to"), "{}", f.stderr);
+    assert_eq!(first.connections(), 1);
+    assert_eq!(second.connections(), 0);
+    // Listed with --allow-reconnect-to: followed to the second pool.
+    let m = spawn_miner(&[
+        "-o",
+        &first.url(),
+        "--allow-reconnect-to",
+        "pool.invalid,localhost",
+    ]);
+    first.wait_for("shares of the second miner", LONG, |p| {
+        p.accepted().iter().filter(|a| a.conn == 2).count() >= 3
+    });
+    first.reconnect_to("localhost", second.port, 0);
+    second.wait_for("shares at the second pool", LONG, |p| {
+        p.accepted().len() >= 3
+    });
+    let f = stop_clean(m, &[&first, &second]);
+    assert!(
+        f.stderr.contains("pool asked us to reconnect"),
+        "{}",
+        f.stderr
+    );
+    assert_eq!(first.connections(), 2);
+}
+
+#[test]
+fn pool_refusing_every_share_without_a_reason() {
+    let pool = TestPool::start(PoolConfig {
+        refuse_every_submit: true,
+        ..PoolConfig::default()
+    });
+    let m = spawn_miner(&["-o", &pool.url()]);
+    pool.wait_for("refused shares", LONG, |p| p.rejected().len() >= 5);
+    let f = m.terminate();
+    f.assert_success();
+    f.assert_accounted();
+    assert_eq!(f.count("accepted"), 0);
+    assert!(f.count("rejected") >= 5, "{}", f.stdout);
+    assert!(
+        f.stdout.contains("rejected without a reason"),
+        "{}",
+        f.stdout
+    );
+    // Refusals are answers, not a broken connection: mining went on.
+    assert_eq!(pool.connections(), 1);
 }

@@ -287,13 +287,16 @@ fn shares_of_a_job_abandoned_by_clean_jobs_are_counted_stale_never_submitted() {
 }
 
 #[test]
-fn difficulty_raised_mid_job_applies_to_the_next_job_only() {
+fn difficulty_changed_mid_job_applies_to_the_next_job_only() {
     let _serial = serial();
-    // Raised: the job being mined keeps its difficulty, so its shares go.
-    let (pool, st, old, _, _) = hold_shares_across(Next::Difficulty(2e-5));
-    assert_accounted(&st);
-    assert!(pool.rejected().is_empty(), "{:?}", pool.rejected());
-    assert!(pool.accepted().iter().any(|a| a.job_id == old));
+    for d in [2e-5, 5e-6] {
+        // Raised or lowered: the job being mined keeps its difficulty, so
+        // its shares (found at the old one) go, and are accepted.
+        let (pool, st, old, _, _) = hold_shares_across(Next::Difficulty(d));
+        assert_accounted(&st);
+        assert!(pool.rejected().is_empty(), "{d}: {:?}", pool.rejected());
+        assert!(pool.accepted().iter().any(|a| a.job_id == old));
+    }
 }
 
 #[test]

@@ -368,6 +368,8 @@ mod tests {
             url = ["stratum+tcp://127.0.0.1:3333", "stratum+tcp://127.0.0.1:4444"]
             user = "me.worker"
             suggest-diff = 0.5
+            version-mask = "0001e000"
+            allow-reconnect-to = ["eu.other.example", "us.other.example"]
             "#,
         )
         .unwrap();
@@ -379,6 +381,11 @@ mod tests {
                 assert_eq!(p.urls.len(), 2);
                 assert_eq!(p.user, "me.worker");
                 assert_eq!(p.suggest_diff.map(|d| d.get()), Some(0.5));
+                assert_eq!(p.version_mask, Some(0x0001_e000));
+                assert_eq!(
+                    p.allow_reconnect_to,
+                    ["eu.other.example", "us.other.example"]
+                );
             }
             other => panic!("{other:?}"),
         }

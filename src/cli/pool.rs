@@ -200,3 +200,23 @@ pub fn run_with(common: &Common, args: &PoolArgs, stop: super::StopFn) -> Result
     }
     result.map_err(Into::into)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_version_mask;
+
+    #[test]
+    fn version_masks_parse_and_bad_ones_are_refused() {
+        assert_eq!(parse_version_mask("1fffe000"), Ok(0x1fff_e000));
+        assert_eq!(parse_version_mask("0x0001E000"), Ok(0x0001_e000));
+        assert!(parse_version_mask("0")
+            .unwrap_err()
+            .contains("--no-version-rolling"));
+        assert!(parse_version_mask("ffffffff")
+            .unwrap_err()
+            .contains("29-31"));
+        for bad in ["", "0x", "zz", "1fffe0000", "-1"] {
+            assert!(parse_version_mask(bad).is_err(), "{bad:?}");
+        }
+    }
+}

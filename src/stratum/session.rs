@@ -294,9 +294,14 @@ impl Client<'_> {
                         tracing::error!(pool = %url, "{why}");
                         refusals.push(why);
                     }
-                    End::Lost(why) => {
+                    End::Lost(why) if subscribed => {
                         tracing::warn!(pool = %url, "connection lost: {why}");
                         break;
+                    }
+                    End::Lost(why) => {
+                        // Never served (silent, or closed before answering
+                        // the subscribe): try the next pool of the list.
+                        tracing::warn!(pool = %url, "pool did not serve: {why}");
                     }
                     End::Reconnect { target, wait } => {
                         tracing::info!(pool = %url, to = %target, wait_s = wait.as_secs(), "pool asked us to reconnect");
@@ -550,11 +555,13 @@ impl Client<'_> {
                 }
                 if probe.is_none() && last_probe.elapsed() >= self.cfg.failback_interval {
                     last_probe = Instant::now();
+                    // A pool that does not answer a subscribe within the
+                    // idle timeout would be dropped as silent anyway.
                     probe = Some(spawn_probe(
                         self.cfg.pools[..index].to_vec(),
                         self.tls.clone(),
                         self.cfg.agent.clone(),
-                        self.cfg.connect_timeout,
+                        self.cfg.connect_timeout.min(self.cfg.idle_timeout),
                     ));
                 }
             }

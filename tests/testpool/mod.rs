@@ -409,9 +409,10 @@ pub enum Misbehaviour {
     /// Drop every connection, then leave new ones unanswered for this long
     /// (the miner is connected but not subscribed, so it queues shares).
     DropAndStall(Duration),
-    /// Drop every connection, then close new ones at once for this long
-    /// (the pool is gone; its sessions are kept for a resume).
-    Away(Duration),
+    /// Drop every connection, then close new ones at once until
+    /// [`TestPool::come_back`] (the pool is gone; its sessions are kept
+    /// for a resume).
+    Away,
     /// A `mining.notify` whose merkle branch has 33 entries (more than
     /// 2^32 transactions would need).
     TooManyBranches,
@@ -583,8 +584,18 @@ impl TestPool {
 
     /// Ask every miner to reconnect (`client.reconnect`).
     pub fn reconnect(&self, wait: u64) {
-        let line = json!({"params": ["127.0.0.1", self.port, wait], "id": null, "method": "client.reconnect"});
+        self.reconnect_to("127.0.0.1", self.port, wait);
+    }
+
+    /// Ask every miner to reconnect to `host:port`.
+    pub fn reconnect_to(&self, host: &str, port: u16, wait: u64) {
+        let line = json!({"params": [host, port, wait], "id": null, "method": "client.reconnect"});
         self.broadcast(&format!("{line}\n"));
+    }
+
+    /// End [`Misbehaviour::Away`]: connections are served again.
+    pub fn come_back(&self) {
+        *lock(&self.shared.away_until) = None;
     }
 
     /// Send any raw line (with its newline) to every miner.
@@ -629,8 +640,8 @@ impl TestPool {
                     c.close.store(true, Ordering::SeqCst);
                 }
             }
-            Misbehaviour::Away(d) => {
-                *lock(&self.shared.away_until) = Some(Instant::now() + d);
+            Misbehaviour::Away => {
+                *lock(&self.shared.away_until) = Some(Instant::now() + Duration::from_secs(3600));
                 for c in lock(&self.shared.conns).iter() {
                     c.close.store(true, Ordering::SeqCst);
                 }
@@ -1077,4 +1088,86 @@ pub fn self_signed_tls() -> Arc<rustls::ServerConfig> {
         .with_single_cert(vec![der], key_der)
         .expect("cert");
     Arc::new(cfg)
+}
+
+/// A port that accepts connections and never says a word (a silent or
+/// hung pool): it reads and keeps what it is sent.
+pub struct SilentPool {
+    pub port: u16,
+    accepted: Arc<AtomicU64>,
+    received: Arc<Mutex<Vec<(u64, String)>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SilentPool {
+    pub fn start() -> SilentPool {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let accepted = Arc::new(AtomicU64::new(0));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (a, r, st) = (
+            Arc::clone(&accepted),
+            Arc::clone(&received),
+            Arc::clone(&stop),
+        );
+        let thread = std::thread::spawn(move || {
+            let mut conns: Vec<(u64, TcpStream)> = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !st.load(Ordering::SeqCst) {
+                if let Ok((c, _)) = listener.accept() {
+                    let _ = c.set_nonblocking(true);
+                    let n = a.fetch_add(1, Ordering::SeqCst) + 1;
+                    conns.push((n, c));
+                }
+                conns.retain_mut(|(n, c)| match c.read(&mut buf) {
+                    Ok(0) => false,
+                    Ok(k) => {
+                        let text = String::from_utf8_lossy(&buf[..k]).into_owned();
+                        lock(&r).push((*n, text));
+                        true
+                    }
+                    Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+                });
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        SilentPool {
+            port,
+            accepted,
+            received,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("stratum+tcp://127.0.0.1:{}", self.port)
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Whether connection `n` (1-based) sent text containing `what`.
+    pub fn received_on(&self, n: u64, what: &str) -> bool {
+        let all: String = lock(&self.received)
+            .iter()
+            .filter(|(c, _)| *c == n)
+            .map(|(_, t)| t.as_str())
+            .collect();
+        all.contains(what)
+    }
+}
+
+impl Drop for SilentPool {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
