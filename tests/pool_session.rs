@@ -203,25 +203,27 @@ fn hold_shares_across(next: Next) -> (TestPool, ShareStats, String, usize, Insta
             gate.held.load(Ordering::SeqCst) > 0
         });
         let lines_with = |text: &str| log_text().lines().filter(|l| l.contains(text)).count();
+        // What the client logs once it has taken the pool's line, and how
+        // often the log (shared by the test's runs) says it already.
         let (taken, before) = match next {
-            Next::NotClean | Next::Clean => {
-                let (job, _) = pool.notify(matches!(next, Next::Clean));
-                (format!("job={job} "), 0)
+            Next::NotClean | Next::Clean | Next::DifficultyThenNotify(_) => {
+                let text = "new job job=";
+                let before = lines_with(text);
+                if let Next::DifficultyThenNotify(d) = next {
+                    pool.set_difficulty(d);
+                }
+                pool.notify(matches!(next, Next::Clean));
+                (text, before)
             }
             Next::Difficulty(d) => {
-                let text = "difficulty for the next job".to_string();
-                let before = lines_with(&text);
+                let text = "difficulty for the next job";
+                let before = lines_with(text);
                 pool.set_difficulty(d);
                 (text, before)
             }
-            Next::DifficultyThenNotify(d) => {
-                pool.set_difficulty(d);
-                let (job, _) = pool.notify(false);
-                (format!("job={job} "), 0)
-            }
         };
         wait_until("the client to take the pool's line", || {
-            lines_with(&taken) > before
+            lines_with(taken) > before
         });
         let taken_at = Instant::now();
         gate.release.store(true, Ordering::SeqCst);
