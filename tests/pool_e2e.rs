@@ -360,11 +360,6 @@ fn pool_granting_every_version_bit_gets_only_the_requested_ones_rolled() {
     f.assert_accounted();
     assert_eq!(f.count("rejected"), 0);
     assert!(pool.rejected().is_empty(), "{:?}", pool.rejected());
-    assert!(
-        f.stderr.contains("rolling 1fffe000") && f.stderr.contains("granted version bits"),
-        "the mask rolled is not logged:\n{}",
-        f.stderr
-    );
     let mut rolled = 0;
     let subs = submits(&pool);
     assert!(subs.len() >= 30);
@@ -378,6 +373,11 @@ fn pool_granting_every_version_bit_gets_only_the_requested_ones_rolled() {
         rolled += usize::from(version != job);
     }
     assert!(rolled > 0, "no rolled version submitted");
+    assert!(
+        f.stderr.contains("rolling 1fffe000") && f.stderr.contains("granted version bits"),
+        "the mask rolled is not logged:\n{}",
+        f.stderr
+    );
     // --version-mask narrows the request; the grant is intersected with it.
     let f = spawn_miner(&[
         "-o",
@@ -800,11 +800,6 @@ fn resumed_after_the_offline_pause_no_share_is_found_twice() {
     let f = m.terminate();
     f.assert_success();
     f.assert_accounted();
-    assert!(
-        f.stderr.contains("hashing resumed where it stopped"),
-        "{}",
-        f.stderr
-    );
     assert_eq!(pool.session_extranonces().len(), 1, "session not resumed");
     // One job all along, and nothing found twice: a duplicate of a share
     // submitted once is a rejection by the miner's count; the pool may
@@ -819,6 +814,11 @@ fn resumed_after_the_offline_pause_no_share_is_found_twice() {
         .filter(|(_, r)| r == "Duplicate")
         .count() as u64;
     assert!(dups <= f.count("unanswered"), "{dups} duplicates");
+    assert!(
+        f.stderr.contains("hashing resumed where it stopped"),
+        "{}",
+        f.stderr
+    );
     only_stale_rejections(&pool);
 }
 
