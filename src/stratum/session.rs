@@ -17,7 +17,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
-use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
@@ -490,19 +489,13 @@ impl Client<'_> {
                     return End::Stop;
                 }
             }
-            match s.conn.read(&mut buf) {
-                Ok(0) => return End::Lost("the pool closed the connection".into()),
-                Ok(n) => {
+            match s.conn.poll(&mut buf) {
+                Ok(Some(0)) => return End::Lost("the pool closed the connection".into()),
+                Ok(Some(n)) => {
                     lines.push(&buf[..n]);
                     last_rx = Instant::now();
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) => {}
+                Ok(None) => {}
                 Err(e) => return End::Lost(format!("read failed: {e}")),
             }
             loop {
@@ -993,16 +986,10 @@ pub fn probe(
         let mut lines = LineBuffer::new();
         let mut buf = vec![0u8; 4096];
         while Instant::now() < deadline {
-            match conn.read(&mut buf) {
-                Ok(0) => return Err("closed the connection".to_string()),
-                Ok(n) => lines.push(&buf[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) => {}
+            match conn.poll(&mut buf) {
+                Ok(Some(0)) => return Err("closed the connection".to_string()),
+                Ok(Some(n)) => lines.push(&buf[..n]),
+                Ok(None) => {}
                 Err(e) => return Err(format!("read failed: {e}")),
             }
             while let Some(line) = lines.next_line().map_err(|e| e.to_string())? {

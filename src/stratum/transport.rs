@@ -299,6 +299,26 @@ impl Connection {
         }
     }
 
+    /// Read what is available within the poll interval: `Ok(None)` when
+    /// nothing came (a timeout), `Ok(Some(0))` when the pool closed the
+    /// connection.
+    pub fn poll(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        match self.read(buf) {
+            Ok(n) => Ok(Some(n)),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Write one whole line.
     pub fn write_line(&mut self, line: &str) -> io::Result<()> {
         match self {
