@@ -6,14 +6,18 @@
 //! reconnects to the same pool), authorizes, and then polls: lines from the
 //! pool become jobs for the [`Miner`], shares from the engine become
 //! `mining.submit`s. A lost connection is retried with exponential backoff
-//! and jitter, moving down the pool list; while on a backup pool it checks
-//! every `failback_interval` whether an earlier pool is back, and returns
-//! to it.
+//! and jitter, moving down the pool list; while on a backup pool a probe
+//! on its own thread checks every `failback_interval` whether an earlier
+//! pool is back (TLS handshake and a `mining.subscribe` answer), and the
+//! client returns to it. A `client.reconnect` is followed only within the
+//! pool's registered domain or to hosts the user listed.
 //!
-//! No share vanishes: a share found while disconnected waits in a bounded
-//! queue and is submitted after the reconnect if its job is still valid in
-//! the resumed session; otherwise it is counted stale and logged. Every
-//! share ends up accepted, rejected (with the pool's reason) or stale.
+//! No share vanishes: a share of an older job that the pool still accepts
+//! (no `clean_jobs`, difficulty or extranonce change since) is submitted;
+//! a share found while disconnected waits in a bounded queue and is
+//! submitted after the reconnect if its job is still valid in the resumed
+//! session; otherwise it is counted stale and logged. Every share ends up
+//! accepted, rejected (with the pool's reason) or stale.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
