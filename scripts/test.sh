@@ -7,22 +7,31 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
+# Every cargo step uses the `ci` profile (Cargo.toml): optimised, without
+# release's LTO; one profile, so each dependency is built once.
+profile=ci
+phase_start=$SECONDS
+phase() {
+  echo "   (took $((SECONDS - phase_start)) s)"
+  phase_start=$SECONDS
+  echo "== $1"
+}
 
 echo "== installing test dependencies (when missing)"
 bash scripts/install-test-deps.sh
 
-echo "== cargo fmt --check"
+phase "cargo fmt --check"
 cargo fmt --all --check
 
-echo "== cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --release -- -D warnings
+phase "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --profile "$profile" -- -D warnings
 
-echo "== cargo test --release"
+phase "cargo test --profile $profile"
 log=$(mktemp)
 clone=$(mktemp -d)
 trap 'rm -rf "$log" "$clone"' EXIT
 set +e
-cargo test --release -- --test-threads="${NONCESWEEP_TEST_THREADS:-2}" 2>&1 | tee "$log"
+cargo test --profile "$profile" -- --test-threads="${NONCESWEEP_TEST_THREADS:-2}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 
@@ -30,7 +39,7 @@ set -e
 # beside it) refers to no file outside itself and runs a fixture-reading
 # test. It shares this build's target folder, so
 # only noncesweep itself is compiled again.
-echo "== fixtures in a clean clone"
+phase "fixtures in a clean clone"
 clone_status=0
 if git rev-parse --git-dir >/dev/null 2>&1; then
   git clone --quiet --no-hardlinks . "$clone/noncesweep"
@@ -39,7 +48,7 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
     clone_status=1
   fi
   target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-  if ! (cd "$clone/noncesweep" && CARGO_TARGET_DIR="$target" cargo test --release --test solo_templates 2>&1 | tee -a "$log"); then
+  if ! (cd "$clone/noncesweep" && CARGO_TARGET_DIR="$target" cargo test --profile "$profile" --test solo_templates 2>&1 | tee -a "$log"); then
     clone_status=1
   fi
 else
@@ -56,6 +65,7 @@ if [ "$skipped" -gt 0 ]; then
   echo "skipped tests and why:"
   grep -E '^test .* \.\.\. ignored' "$log" | sed 's/^/  /'
 fi
+phase "done"
 echo
 echo "suite took $((SECONDS - start)) s"
 echo "tests: $passed passed, $failed failed, $skipped skipped"

@@ -14,7 +14,7 @@ use serde::Serialize;
 use sha2::digest::generic_array::{typenum::U64, GenericArray};
 
 use crate::engine::{self, EngineError, MinerConfig, SweepFn};
-use crate::sha256::{self, Backend, Selection, WorkUnit};
+use crate::sha256::{self, Backend, Candidate, Selection, WorkUnit};
 use crate::units::format_rate;
 
 /// The name of the baseline in reports.
@@ -25,13 +25,16 @@ pub fn lanes_note(version_rolling: bool) -> String {
     if version_rolling {
         format!(
             "version rolling on (BIP320 mask {:08x}, as in solo mining and most pools): \
-             the SIMD kernels hash {} versions per nonce and share block 2's message \
-             schedule; --no-version-rolling measures nonce lanes only",
+             version-lane kernels hash {} versions per nonce and share block 2's message \
+             schedule, nonce-lane kernels hash one header at a time; each backend is shown \
+             in its fastest configuration here (* marks the one that mines); \
+             --no-version-rolling measures nonce lanes only",
             crate::work::BIP320_MASK,
             sha256::VERSION_LANES
         )
     } else {
-        "version rolling off: every kernel hashes one header at a time, nonces in its lanes"
+        "version rolling off: every kernel hashes one header at a time, nonces in its lanes \
+         (* marks the one that mines)"
             .to_string()
     }
 }
@@ -39,8 +42,10 @@ pub fn lanes_note(version_rolling: bool) -> String {
 /// What to measure.
 #[derive(Clone, Debug)]
 pub struct BenchOptions {
-    /// Backends to measure (`sha2-loop` is always measured too).
-    pub backends: Vec<Backend>,
+    /// Configurations to measure (`sha2-loop` is always measured too).
+    pub subjects: Vec<Candidate>,
+    /// The configuration calibration chose, marked in the results.
+    pub chosen: Option<Candidate>,
     /// The thread count of the "all threads" measurement.
     pub threads: usize,
     /// Whether to measure one thread as well (when `threads > 1`).
@@ -78,20 +83,64 @@ pub struct BenchResult {
     /// What the kernel's lanes held: `"versions"` (a group of rolled
     /// versions per nonce, block 2's schedule shared) or `"nonces"`.
     pub lanes: &'static str,
+    /// The kernel variant (`x16`, `x32`, ...; `-` for `sha2-loop`).
+    pub kernel: &'static str,
+    /// Whether this is the configuration calibration chose for the run's
+    /// work.
+    pub chosen: bool,
 }
 
-/// The backend `auto` picks here, and why.
+impl BenchResult {
+    /// `sha2-loop`, or the configuration: `avx512 versions x32`.
+    pub fn label(&self) -> String {
+        if self.kernel == "-" {
+            self.backend.clone()
+        } else {
+            format!("{} {} {}", self.backend, self.lanes, self.kernel)
+        }
+    }
+}
+
+/// One configuration's calibration rate.
+#[derive(Clone, Debug, Serialize)]
+pub struct CandidateRate {
+    pub backend: &'static str,
+    pub lanes: &'static str,
+    pub kernel: &'static str,
+    /// Hashes per second on one thread in the calibration.
+    pub hashrate: f64,
+}
+
+/// The configuration chosen here for the run's work, and why.
 #[derive(Clone, Debug, Serialize)]
 pub struct SelectionInfo {
     pub backend: String,
+    pub lanes: String,
+    pub kernel: String,
     pub reason: String,
+    /// Every candidate's calibration rate, fastest first.
+    pub candidates: Vec<CandidateRate>,
 }
 
-impl From<&Selection> for SelectionInfo {
-    fn from(s: &Selection) -> Self {
+impl SelectionInfo {
+    /// What `s` mines work with (`version_rolling`) or without version rolling.
+    pub fn of(s: &Selection, version_rolling: bool) -> Self {
+        let k = s.for_job(version_rolling);
         SelectionInfo {
-            backend: s.backend.name().to_string(),
+            backend: k.backend().name().to_string(),
+            lanes: k.mode().name().to_string(),
+            kernel: k.variant().to_string(),
             reason: s.reason.clone(),
+            candidates: s
+                .rates
+                .iter()
+                .map(|(c, r)| CandidateRate {
+                    backend: c.backend().name(),
+                    lanes: c.mode().name(),
+                    kernel: c.variant(),
+                    hashrate: *r,
+                })
+                .collect(),
         }
     }
 }
@@ -165,39 +214,28 @@ pub fn sha2_loop(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
     }
 }
 
-/// Something `bench` measures: a backend, or the baseline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Something `bench` measures: a configuration, or the baseline.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Subject {
-    Backend(Backend),
+    Kernel(Candidate),
     Sha2Loop,
 }
 
 impl Subject {
     pub fn name(self) -> &'static str {
         match self {
-            Subject::Backend(b) => b.name(),
+            Subject::Kernel(c) => c.backend().name(),
             Subject::Sha2Loop => BASELINE,
         }
     }
 
-    /// What the subject's lanes hold in a run (see [`BenchResult::lanes`]).
-    fn lanes(self, version_rolling: bool) -> &'static str {
-        match self {
-            Subject::Backend(b) if version_rolling && b.shares_versions() => "versions",
-            _ => "nonces",
-        }
-    }
-
     /// The result of hashing `counts` (per thread) in `secs`.
-    fn result(
-        self,
-        threads: usize,
-        counts: &[u64],
-        secs: f64,
-        version_rolling: bool,
-        ratio: f64,
-    ) -> BenchResult {
+    fn result(self, threads: usize, counts: &[u64], secs: f64, chosen: bool) -> BenchResult {
         let hashes: u64 = counts.iter().sum();
+        let (lanes, kernel) = match self {
+            Subject::Kernel(c) => (c.mode().name(), c.variant()),
+            Subject::Sha2Loop => ("nonces", "-"),
+        };
         BenchResult {
             backend: self.name().to_string(),
             threads,
@@ -205,15 +243,25 @@ impl Subject {
             seconds: secs,
             hashrate: hashes as f64 / secs,
             per_thread: counts.iter().map(|&c| c as f64 / secs).collect(),
-            ratio,
-            lanes: self.lanes(version_rolling),
+            ratio: 1.0,
+            lanes,
+            kernel,
+            chosen,
         }
     }
 
-    fn config(self, threads: usize, version_rolling: bool) -> MinerConfig {
+    /// Workers that run this subject. The benchmark job rolls versions:
+    /// a version kernel hashes groups of them, a nonce kernel one header
+    /// after another.
+    fn config(self, threads: usize) -> MinerConfig {
         match self {
-            Subject::Backend(b) if version_rolling => MinerConfig::new(b, threads),
-            Subject::Backend(b) => MinerConfig::new(b, threads).without_version_groups(),
+            Subject::Kernel(c) => {
+                let nonces = match c {
+                    Candidate::Nonces(k) => k,
+                    Candidate::Versions(k) => k.backend.nonce_kernels()[0],
+                };
+                MinerConfig::with_kernels(nonces, c, threads)
+            }
             Subject::Sha2Loop => {
                 let sweep: SweepFn = Arc::new(sha2_loop);
                 MinerConfig {
@@ -227,16 +275,35 @@ impl Subject {
     }
 }
 
-/// Measure `backend` on `threads` threads for `seconds` (ratio left at 1),
-/// with version rolling allowed.
-pub fn measure(backend: Backend, threads: usize, seconds: f64) -> Result<BenchResult, EngineError> {
-    let subject = Subject::Backend(backend);
+/// The configurations of a selection that `bench` measures: for each
+/// backend, its fastest for the work (`version_rolling` or not) in the
+/// calibration, or with `all`, every one.
+pub fn subjects_of(s: &Selection, version_rolling: bool, all: bool) -> Vec<Candidate> {
+    let fits = |c: &Candidate| version_rolling || c.mode() == sha256::LaneMode::Nonces;
+    if s.rates.is_empty() {
+        return vec![s.for_job(version_rolling)];
+    }
+    let mut out: Vec<Candidate> = Vec::new();
+    for (c, _) in s.rates.iter().filter(|(c, _)| fits(c)) {
+        if all || !out.iter().any(|o| o.backend() == c.backend()) {
+            out.push(*c);
+        }
+    }
+    // In the order of Backend::ALL, then as calibrated.
+    out.sort_by_key(|c| Backend::ALL.iter().position(|&b| b == c.backend()));
+    out
+}
+
+/// Measure the configuration `s` chose on `threads` threads for `seconds`
+/// (ratio left at 1), with version rolling allowed.
+pub fn measure(s: &Selection, threads: usize, seconds: f64) -> Result<BenchResult, EngineError> {
+    let subject = Subject::Kernel(s.rolling);
     let (counts, elapsed) = engine::measure_live(
-        subject.config(threads, true),
+        subject.config(threads),
         Duration::from_secs_f64(seconds),
         None,
     )?;
-    Ok(subject.result(threads, &counts, elapsed.as_secs_f64(), true, 1.0))
+    Ok(subject.result(threads, &counts, elapsed.as_secs_f64(), true))
 }
 
 /// Length of one slice of an interleaved measurement.
@@ -264,7 +331,7 @@ pub fn run(
     }
     let live = opts.live.as_deref();
     let subjects: Vec<Subject> = std::iter::once(Subject::Sha2Loop)
-        .chain(opts.backends.iter().map(|&b| Subject::Backend(b)))
+        .chain(opts.subjects.iter().map(|&c| Subject::Kernel(c)))
         .collect();
     let slices = ((opts.seconds / SLICE_SECONDS).round() as usize).max(1);
     let slice = opts.seconds / slices as f64;
@@ -276,7 +343,7 @@ pub fn run(
                 if crate::shutdown::requested() {
                     break 'slices;
                 }
-                let config = subject.config(threads, opts.version_rolling);
+                let config = subject.config(threads);
                 let (counts, elapsed) =
                     engine::measure_live(config, Duration::from_secs_f64(slice), live)?;
                 for (a, c) in acc.0.iter_mut().zip(counts) {
@@ -290,7 +357,8 @@ pub fn run(
             if secs == 0.0 {
                 continue;
             }
-            let mut r = subject.result(threads, &counts, secs, opts.version_rolling, 1.0);
+            let chosen = matches!(subject, Subject::Kernel(c) if Some(*c) == opts.chosen);
+            let mut r = subject.result(threads, &counts, secs, chosen);
             if *subject == Subject::Sha2Loop {
                 base_rate = r.hashrate;
             }
@@ -312,8 +380,8 @@ pub fn run(
 /// The header of the human-readable table.
 pub fn table_header() -> String {
     format!(
-        "{:<10} {:>7}  {:>8}  {:>12}  {:>9}",
-        "backend", "threads", "lanes", "hashrate", "vs sha2"
+        "  {:<10} {:>7}  {:>8}  {:>6}  {:>12}  {:>9}",
+        "backend", "threads", "lanes", "kernel", "hashrate", "vs sha2"
     )
 }
 
@@ -321,10 +389,12 @@ pub fn table_header() -> String {
 pub fn format_result(r: &BenchResult) -> String {
     let per: Vec<String> = r.per_thread.iter().map(|&h| format_rate(h)).collect();
     format!(
-        "{:<10} {:>7}  {:>8}  {:>12}  {:>8.2}x   per thread: {}",
+        "{} {:<10} {:>7}  {:>8}  {:>6}  {:>12}  {:>8.2}x   per thread: {}",
+        if r.chosen { '*' } else { ' ' },
         r.backend,
         r.threads,
         r.lanes,
+        r.kernel,
         format_rate(r.hashrate),
         r.ratio,
         per.join(", ")

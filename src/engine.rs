@@ -23,7 +23,9 @@ use rayon::prelude::*;
 
 use crate::header::HeaderTemplate;
 use crate::pow;
-use crate::sha256::{Backend, VersionWork, WorkUnit, VERSION_LANES};
+use crate::sha256::{
+    Backend, Candidate, NonceKernel, Selection, VersionWork, WorkUnit, VERSION_LANES,
+};
 use crate::work::{Job, Share, Variant, BIP320_MASK};
 
 /// A failure to set up the engine.
@@ -231,6 +233,36 @@ impl MinerConfig {
                     });
                 f
             }),
+        }
+    }
+
+    /// Workers that run the configuration calibration chose: its
+    /// version kernel for jobs that allow version groups (unless nonce
+    /// lanes were faster here), its fastest nonce kernel for the others.
+    pub fn from_selection(selection: &Selection, threads: usize) -> Self {
+        MinerConfig::with_kernels(selection.nonces, selection.rolling, threads)
+    }
+
+    /// Workers that run `rolling` on jobs that allow version groups and
+    /// `nonces` on the others (`rolling` may itself be a nonce kernel).
+    pub fn with_kernels(nonces: NonceKernel, rolling: Candidate, threads: usize) -> Self {
+        let sweep: SweepFn =
+            Arc::new(move |w: &WorkUnit, a, b, hits: &mut Vec<u32>| nonces.sweep(w, a, b, hits));
+        let sweep_versions = match rolling {
+            Candidate::Versions(k) => {
+                let f: SweepVersionsFn =
+                    Arc::new(move |w: &VersionWork, a, b, hits: &mut Vec<(usize, u32)>| {
+                        k.sweep_versions(w, a, b, hits)
+                    });
+                Some(f)
+            }
+            Candidate::Nonces(_) => None,
+        };
+        MinerConfig {
+            threads,
+            chunk: chunk_nonces(rolling.backend()),
+            sweep,
+            sweep_versions,
         }
     }
 

@@ -31,6 +31,8 @@ pub struct RunInfo {
     pub backend: String,
     /// What the kernel's lanes hold: `versions` or `nonces`.
     pub lanes: String,
+    /// The kernel variant calibration chose (`x16`, `x32`, ...).
+    pub kernel: String,
 }
 
 /// The collector that turns a [`Stats`] snapshot into metrics at each
@@ -71,7 +73,7 @@ impl Collector for StatsCollector {
         {
             let mut m = e.encode_descriptor(
                 "noncesweep_miner",
-                "What this run mines with: command, hashing backend and what its lanes hold",
+                "What this run mines with: command, hashing backend, what its lanes hold and the kernel variant",
                 None,
                 MetricType::Info,
             )?;
@@ -79,6 +81,7 @@ impl Collector for StatsCollector {
                 ("command", command.as_str()),
                 ("backend", self.info.backend.as_str()),
                 ("lanes", self.info.lanes.as_str()),
+                ("kernel", self.info.kernel.as_str()),
                 ("version", env!("CARGO_PKG_VERSION")),
             ])?;
         }
@@ -281,6 +284,7 @@ mod tests {
         RunInfo {
             backend: "soft".into(),
             lanes: "nonces".into(),
+            kernel: "x1".into(),
         }
     }
 

@@ -27,18 +27,19 @@ const ALL: RGBColor = RGBColor(234, 120, 30);
 const BASE_ONE: RGBColor = RGBColor(20, 50, 130);
 const BASE_ALL: RGBColor = RGBColor(130, 55, 0);
 
-/// A backend's rate on one thread and on all threads (when measured).
-type Row<'a> = (&'a str, Option<f64>, Option<f64>);
+/// A configuration's rate on one thread and on all threads (when measured).
+type Row = (String, Option<f64>, Option<f64>);
 
-/// The backends in the report's order, and the "all threads" count.
-fn rows(report: &BenchReport) -> (Vec<Row<'_>>, usize) {
+/// The configurations in the report's order, and the "all threads" count.
+fn rows(report: &BenchReport) -> (Vec<Row>, usize) {
     let max_threads = report.results.iter().map(|r| r.threads).max().unwrap_or(1);
-    let mut rows: Vec<Row<'_>> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for r in &report.results {
-        let i = match rows.iter().position(|(n, _, _)| *n == r.backend) {
+        let label = r.label();
+        let i = match rows.iter().position(|(n, _, _)| *n == label) {
             Some(i) => i,
             None => {
-                rows.push((&r.backend, None, None));
+                rows.push((label, None, None));
                 rows.len() - 1
             }
         };
@@ -200,6 +201,8 @@ mod tests {
             per_thread: vec![rate / threads as f64; threads],
             ratio: 1.0,
             lanes: "nonces",
+            kernel: "-",
+            chosen: false,
         }
     }
 

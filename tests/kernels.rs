@@ -17,7 +17,7 @@ use noncesweep::header::HeaderTemplate;
 use noncesweep::pow;
 use noncesweep::remine;
 use noncesweep::sha256::{
-    Backend, BackendChoice, TargetWords, VersionWork, WorkUnit, VERSION_LANES,
+    Backend, BackendChoice, Candidate, LaneMode, TargetWords, VersionWork, WorkUnit, VERSION_LANES,
 };
 
 /// A tiny seeded PRNG (xorshift64*), so failures reproduce.
@@ -79,10 +79,21 @@ fn random_cases() -> &'static Vec<Case> {
     })
 }
 
+/// `backend`'s hits, from every one of its kernel variants: each must
+/// find the same as the first (the reference, which `Backend::sweep` runs),
+/// so every test below runs on every variant this CPU supports.
 fn sweep(backend: Backend, work: &WorkUnit, first: u32, last: u32) -> Vec<u32> {
-    let mut hits = Vec::new();
-    backend.sweep(work, first, last, &mut hits);
-    hits
+    let mut reference = Vec::new();
+    backend.sweep(work, first, last, &mut reference);
+    for kernel in backend.nonce_kernels() {
+        let mut hits = Vec::new();
+        kernel.sweep(work, first, last, &mut hits);
+        assert_eq!(
+            hits, reference,
+            "{kernel:?} vs {backend}'s reference on {first}..={last}, {work:?}"
+        );
+    }
+    reference
 }
 
 fn assert_same_as_soft(backend: Backend, work: &WorkUnit, first: u32, last: u32) -> Vec<u32> {
@@ -268,10 +279,20 @@ fn soft_per_lane(work: &VersionWork, first: u32, last: u32) -> LaneHits {
     all
 }
 
+/// `backend`'s version-lane hits, from every one of its version kernels
+/// (as [`sweep`] does for nonce kernels).
 fn sweep_versions(backend: Backend, work: &VersionWork, first: u32, last: u32) -> LaneHits {
-    let mut hits = Vec::new();
-    backend.sweep_versions(work, first, last, &mut hits);
-    hits
+    let mut reference = Vec::new();
+    backend.sweep_versions(work, first, last, &mut reference);
+    for kernel in backend.version_kernels() {
+        let mut hits = Vec::new();
+        kernel.sweep_versions(work, first, last, &mut hits);
+        assert_eq!(
+            hits, reference,
+            "{kernel:?} vs {backend}'s reference on {first}..={last}"
+        );
+    }
+    reference
 }
 
 fn assert_versions_same_as_soft(
@@ -656,9 +677,100 @@ fn auto_picks_a_self_tested_simd_backend() {
         assert_eq!(s.backend, Backend::Soft);
     } else {
         assert!(simd.contains(&s.backend), "{s:?}");
-        if simd.len() > 1 {
-            assert_eq!(s.rates.len(), simd.len(), "{s:?}");
-            assert!(s.rates.iter().all(|&(_, r)| r > 0.0), "{s:?}");
+        // Every kernel of every SIMD backend, in both lane modes, was timed.
+        let candidates: usize = simd
+            .iter()
+            .map(|b| b.nonce_kernels().len() + b.version_kernels().len())
+            .sum();
+        assert_eq!(s.rates.len(), candidates, "{s:?}");
+        assert!(s.rates.iter().all(|&(_, r)| r > 0.0), "{s:?}");
+        // Fastest first; the fastest mines rolling work, the fastest nonce
+        // kernel the rest.
+        assert!(s.rates.windows(2).all(|w| w[0].1 >= w[1].1), "{s:?}");
+        assert_eq!(s.rolling, s.rates[0].0);
+        let best_nonces = s
+            .rates
+            .iter()
+            .find(|(c, _)| c.mode() == LaneMode::Nonces)
+            .map(|(c, _)| *c);
+        assert_eq!(Some(Candidate::Nonces(s.nonces)), best_nonces, "{s:?}");
+        assert_eq!(s.backend, s.rolling.backend());
+    }
+}
+
+/// Each backend lists its kernels once, the reference first, with
+/// distinct variant names; only vector backends have version kernels.
+#[test]
+fn kernel_lists() {
+    for &b in Backend::ALL {
+        let nonces = b.nonce_kernels();
+        assert!(!nonces.is_empty(), "{b}");
+        let mut names: Vec<&str> = nonces.iter().map(|k| k.variant).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), nonces.len(), "{b}: {nonces:?}");
+        assert!(nonces.iter().all(|k| k.backend == b));
+        let versions = b.version_kernels();
+        assert_eq!(versions.is_empty(), b == Backend::Soft, "{b}");
+        assert!(versions.iter().all(|k| k.backend == b));
+        assert_eq!(b.shares_versions(), !versions.is_empty());
+    }
+}
+
+/// The engine mines with what the selection chose: a version kernel on
+/// version-rolling jobs only when one was chosen for them, and the chosen
+/// nonce kernel otherwise. A nonce kernel that counts its calls shows which
+/// ran.
+#[test]
+fn engine_runs_the_chosen_configuration() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let s = noncesweep::sha256::select(BackendChoice::Fixed(Backend::Soft));
+    assert_eq!(s.rolling, Candidate::Nonces(s.nonces));
+    let config = MinerConfig::from_selection(&s, 1);
+    assert!(
+        config.sweep_versions.is_none(),
+        "soft has no version kernel"
+    );
+    // A chosen version kernel is used for rolling jobs, the nonce kernel
+    // for the others.
+    for rolling in [true, false] {
+        let calls = Arc::new(AtomicU64::new(0));
+        let (c1, c2) = (Arc::clone(&calls), Arc::clone(&calls));
+        let config = MinerConfig {
+            sweep: Arc::new(move |w: &WorkUnit, a, b, h: &mut Vec<u32>| {
+                c1.fetch_add(1, Ordering::Relaxed);
+                Backend::Soft.sweep(w, a, b, h)
+            }),
+            sweep_versions: Some(Arc::new(
+                move |w: &VersionWork, a, b, h: &mut Vec<(usize, u32)>| {
+                    c2.fetch_add(1 << 32, Ordering::Relaxed);
+                    Backend::Soft.sweep_versions(w, a, b, h)
+                },
+            )),
+            chunk: 1 << 10,
+            threads: 1,
+        };
+        let (tx, _rx) = std::sync::mpsc::channel();
+        let miner = Miner::start(config, tx).expect("miner");
+        let mut job = engine::synthetic_job(Target::ZERO);
+        if rolling {
+            job.version_mask = noncesweep::work::BIP320_MASK;
+        }
+        miner.set_job(Some(Arc::new(job)));
+        let t0 = Instant::now();
+        while calls.load(Ordering::Relaxed) & 0xffff_ffff == 0
+            && calls.load(Ordering::Relaxed) >> 32 == 0
+            && t0.elapsed() < Duration::from_secs(30)
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        miner.stop();
+        let n = calls.load(Ordering::Relaxed);
+        let (nonce_calls, version_calls) = (n & 0xffff_ffff, n >> 32);
+        if rolling {
+            assert!(version_calls > 0 && nonce_calls == 0, "{n:x}");
+        } else {
+            assert!(nonce_calls > 0 && version_calls == 0, "{n:x}");
         }
     }
 }

@@ -5,9 +5,9 @@ use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use noncesweep::bench::{self, BenchOptions, BenchReport, CpuInfo};
+use noncesweep::bench::{self, BenchOptions, BenchReport, CpuInfo, SelectionInfo};
 use noncesweep::engine::LiveCounts;
-use noncesweep::sha256::{self, Backend, BackendChoice};
+use noncesweep::sha256;
 use noncesweep::stats::{SourceStatus, Stats};
 
 use super::Common;
@@ -26,6 +26,10 @@ pub struct BenchArgs {
     /// groups of versions).
     #[arg(long)]
     pub no_version_rolling: bool,
+    /// Measure every configuration calibration timed (each kernel variant
+    /// in each lane mode), not only each backend's fastest.
+    #[arg(long)]
+    pub candidates: bool,
     /// Also write the results as an SVG bar chart to FILE.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
@@ -59,6 +63,7 @@ impl TopBenchArgs {
             seconds: self.seconds.unwrap_or(3.0),
             json: self.json,
             no_version_rolling: self.no_version_rolling,
+            candidates: false,
             plot: self.plot,
         }
     }
@@ -87,23 +92,20 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
             bail!("--plot {}: the directory does not exist", path.display());
         }
     }
-    // The choice in effect (auto: the calibration's pick), and what to
-    // measure: every backend that passed its self-test, or the one asked for.
+    // The choice in effect (the calibration's pick among every backend that
+    // passed its self-test, or among the kernels of the one asked for), and
+    // what to measure: each backend in its fastest configuration for the
+    // work, or with --candidates every configuration timed.
     let selection = sha256::select(common.backend);
-    let backends: Vec<Backend> = match common.backend {
-        BackendChoice::Auto => Backend::available()
-            .into_iter()
-            .filter(|&b| sha256::self_test(b).is_ok())
-            .collect(),
-        BackendChoice::Fixed(_) => vec![selection.backend],
-    };
+    let version_rolling = !args.no_version_rolling;
     let live = Arc::new(LiveCounts::default());
     let opts = BenchOptions {
-        backends,
+        subjects: bench::subjects_of(&selection, version_rolling, args.candidates),
+        chosen: Some(selection.for_job(version_rolling)),
         threads: common.threads(),
         single_thread: true,
         seconds,
-        version_rolling: !args.no_version_rolling,
+        version_rolling,
         live: Some(Arc::clone(&live)),
     };
     let stats = Stats::new("bench");
@@ -118,7 +120,7 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
         "version_rolling": opts.version_rolling,
     }));
     noncesweep::shutdown::install().map_err(anyhow::Error::msg)?;
-    let info = super::monitor::run_info(selection.backend, opts.version_rolling);
+    let info = super::monitor::run_info(&selection, opts.version_rolling);
     let monitoring = common.monitor.start(&stats, common.quiet, info)?;
     let cpu = CpuInfo::detect();
     let json = args.json;
@@ -128,7 +130,8 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
             cpu.model, cpu.logical_cpus
         );
         println!("CPU features: {}", cpu.features.join(" "));
-        println!("backend: {} ({})", selection.backend, selection.reason);
+        let chosen = selection.for_job(version_rolling);
+        println!("chosen: {} ({})", chosen.name(), selection.reason);
         println!("{}", bench::lanes_note(opts.version_rolling));
         println!("{}", bench::table_header());
     }
@@ -143,7 +146,7 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
     }
     let report = BenchReport {
         cpu,
-        selection: Some((&selection).into()),
+        selection: Some(SelectionInfo::of(&selection, version_rolling)),
         version_rolling: opts.version_rolling,
         results,
     };

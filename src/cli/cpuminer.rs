@@ -505,10 +505,11 @@ pub fn total_line(rate: f64) -> String {
 /// thread's rate and the total every `-s` seconds (default 5) and at the
 /// end.
 fn benchmark(common: &Common, args: &CpuminerArgs, limits: &Limits) -> Result<()> {
-    let backend = common.backend();
+    let selection = common.selection();
+    let backend = selection.backend;
     let threads = common.threads();
     let (tx, _shares) = std::sync::mpsc::channel();
-    let miner = Miner::start(MinerConfig::new(backend, threads), tx)?;
+    let miner = Miner::start(MinerConfig::from_selection(&selection, threads), tx)?;
     let mut job = engine::synthetic_job(bitcoin::Target::ZERO);
     job.version_mask = noncesweep::work::BIP320_MASK;
     miner.set_job(Some(Arc::new(job)));
@@ -524,7 +525,7 @@ fn benchmark(common: &Common, args: &CpuminerArgs, limits: &Limits) -> Result<()
     // The report lines below are the status: no second status line.
     let monitoring = common
         .monitor
-        .start(&stats, true, monitor::run_info(backend, true))?;
+        .start(&stats, true, monitor::run_info(&selection, true))?;
     let every = Duration::from_secs(args.scantime.unwrap_or(5).max(1));
     tracing::info!(
         threads,

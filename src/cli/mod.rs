@@ -8,7 +8,7 @@ use anyhow::Result;
 #[cfg(test)]
 use clap::FromArgMatches;
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use noncesweep::sha256::{Backend, BackendChoice};
+use noncesweep::sha256::{Backend, BackendChoice, Selection};
 use noncesweep::stats::Stats;
 
 mod bench;
@@ -94,6 +94,12 @@ impl Common {
     /// The backend to mine with (the selection logs its choice and reason).
     pub fn backend(&self) -> Backend {
         self.backend.resolve()
+    }
+
+    /// The whole configuration to mine with: backend, lane mode and
+    /// kernel, chosen by calibration (logged with its reason).
+    pub fn selection(&self) -> Selection {
+        noncesweep::sha256::select(self.backend)
     }
 }
 

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use noncesweep::api::{self, ApiServer};
 use noncesweep::metrics::{MetricsServer, RunInfo};
-use noncesweep::sha256::Backend;
+use noncesweep::sha256::Selection;
 use noncesweep::stats::{Reporter, Stats};
 
 #[derive(Debug, Args, Clone)]
@@ -109,16 +109,14 @@ pub fn set_niceness(n: i32, flag: &str) -> Result<()> {
     Ok(())
 }
 
-/// What the info metric says about a run mining with `backend`.
-pub fn run_info(backend: Backend, version_rolling: bool) -> RunInfo {
+/// What the info metric says about a run mining with `selection`, on
+/// work that does or does not allow version rolling.
+pub fn run_info(selection: &Selection, version_rolling: bool) -> RunInfo {
+    let kernel = selection.for_job(version_rolling);
     RunInfo {
-        backend: backend.name().to_string(),
-        lanes: if version_rolling && backend.shares_versions() {
-            "versions"
-        } else {
-            "nonces"
-        }
-        .to_string(),
+        backend: kernel.backend().name().to_string(),
+        lanes: kernel.mode().name().to_string(),
+        kernel: kernel.variant().to_string(),
     }
 }
 

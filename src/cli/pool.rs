@@ -156,10 +156,11 @@ pub fn run_with(common: &Common, args: &PoolArgs, stop: super::StopFn) -> Result
     if let Err(e) = shutdown::install() {
         tracing::warn!("{e}");
     }
-    let backend = common.backend();
+    let selection = common.selection();
+    let backend = selection.backend;
     let threads = common.threads();
     let (tx, rx) = std::sync::mpsc::channel();
-    let miner = Miner::start(MinerConfig::new(backend, threads), tx)?;
+    let miner = Miner::start(MinerConfig::from_selection(&selection, threads), tx)?;
     tracing::info!(
         threads,
         pools = args.urls.len(),
@@ -176,7 +177,7 @@ pub fn run_with(common: &Common, args: &PoolArgs, stop: super::StopFn) -> Result
         "threads": threads,
         "backend": backend.name(),
     }));
-    let info = super::monitor::run_info(backend, !args.no_version_rolling);
+    let info = super::monitor::run_info(&selection, !args.no_version_rolling);
     let monitoring = common.monitor.start(&report, common.quiet, info)?;
     let t0 = Instant::now();
     let result = session::run(&cfg, &miner, &rx, Arc::clone(&stats), &report, &|| {

@@ -128,9 +128,10 @@ pub fn run(common: &Common, args: &ProfitArgs, node: Option<&NodeFacts>) -> Resu
     if measured {
         req.hashrate_hs = Some(1.0);
         req.resolve(node, now_unix())?;
-        let backend = common.backend();
+        let selection = common.selection();
+        let backend = selection.backend;
         let threads = common.threads();
-        let r = bench::measure(backend, threads, MEASURE_SECS)
+        let r = bench::measure(&selection, threads, MEASURE_SECS)
             .context("measuring this machine's hashrate")?;
         tracing::info!(backend = %backend, threads, hashrate = %format_rate(r.hashrate), "measured this machine's hashrate");
         req.hashrate_hs = Some(r.hashrate);

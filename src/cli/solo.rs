@@ -89,7 +89,8 @@ pub fn run_with(common: &Common, args: &SoloArgs, opts: SoloOptions) -> Result<(
         .ok_or_else(|| anyhow!("no --state-dir given and HOME is not set"))?;
     noncesweep::shutdown::install().map_err(|e| anyhow!(e))?;
     let threads = common.threads();
-    let backend = common.backend();
+    let selection = common.selection();
+    let backend = selection.backend;
     let stats = Stats::new("solo");
     stats.set_sources(vec![SourceStatus {
         url: args.rpc_url.clone(),
@@ -112,7 +113,7 @@ pub fn run_with(common: &Common, args: &SoloArgs, opts: SoloOptions) -> Result<(
         "backend": backend.name(),
         "version-rolling": !args.no_version_rolling,
     }));
-    let info = super::monitor::run_info(backend, !args.no_version_rolling);
+    let info = super::monitor::run_info(&selection, !args.no_version_rolling);
     let monitoring = common.monitor.start(&stats, common.quiet, info)?;
     let cfg = SoloConfig {
         address: args.address.clone(),
@@ -121,7 +122,7 @@ pub fn run_with(common: &Common, args: &SoloArgs, opts: SoloOptions) -> Result<(
         max_blocks: args.max_blocks,
         poll_interval: Duration::from_secs_f64(args.poll_interval),
         state_dir: state_dir.clone(),
-        miner: MinerConfig::new(backend, threads),
+        miner: MinerConfig::from_selection(&selection, threads),
         version_mask: if args.no_version_rolling {
             0
         } else {

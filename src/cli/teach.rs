@@ -148,7 +148,8 @@ pub fn run(common: &Common, args: &TeachArgs) -> Result<()> {
     if let Err(e) = noncesweep::shutdown::install() {
         tracing::warn!("{e}");
     }
-    let backend = common.backend();
+    let selection = common.selection();
+    let backend = selection.backend;
     let threads = common.threads();
     let mut out = Out {
         json: args.json,
@@ -162,7 +163,7 @@ pub fn run(common: &Common, args: &TeachArgs) -> Result<()> {
     out.emit(2, "target", &lesson.target_step(), teach::render_target)?;
     out.emit(3, "sha256d", &lesson.sha_step(), teach::render_sha)?;
 
-    let rate = bench::measure(backend, threads, teach::MEASURE.as_secs_f64())
+    let rate = bench::measure(&selection, threads, teach::MEASURE.as_secs_f64())
         .context("measuring this machine's hashrate")?
         .hashrate;
     let difficulty = args

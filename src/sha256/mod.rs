@@ -10,6 +10,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+mod kernel;
 mod lanes;
 mod select;
 pub(crate) mod soft;
@@ -20,7 +21,10 @@ mod x86_avx512;
 #[cfg(target_arch = "x86_64")]
 mod x86_shani;
 
-pub use select::{calibrate, select, self_test, Selection, CALIBRATION_BUDGET};
+pub use kernel::{LaneMode, NonceKernel, VersionKernel};
+pub use select::{
+    calibrate, select, select_fresh, self_test, Candidate, Selection, CALIBRATION_BUDGET,
+};
 
 /// SHA-256 initial hash value (FIPS 180-4, 5.3.3).
 pub const IV: [u32; 8] = [
@@ -317,23 +321,9 @@ impl Backend {
         if first > last {
             return;
         }
-        #[cfg(target_arch = "x86_64")]
         if self != Backend::Soft {
-            // A cached CPUID check: cheap next to a chunk of hashing, and it
-            // keeps this function safe whoever calls it.
-            assert!(
-                self.is_supported(),
-                "backend {self} is not supported on this CPU"
-            );
-            // SAFETY: the CPU supports the kernel's target features (just checked).
-            unsafe {
-                match self {
-                    Backend::Avx512 => x86_avx512::sweep(work, first, last, hits),
-                    Backend::Shani => x86_shani::sweep(work, first, last, hits),
-                    Backend::Avx2 => x86_avx2::sweep(work, first, last, hits),
-                    Backend::Soft => {}
-                }
-            }
+            // The reference kernel (it checks that the CPU supports it).
+            self.nonce_kernels()[0].sweep(work, first, last, hits);
             return;
         }
         soft::sweep(work, first, last, hits)
@@ -345,7 +335,7 @@ impl Backend {
     /// 2's message schedule once for all the versions (the SIMD kernels),
     /// rather than sweeping them one after another.
     pub fn shares_versions(self) -> bool {
-        matches!(self, Backend::Avx512 | Backend::Avx2 | Backend::Shani)
+        !self.version_kernels().is_empty()
     }
 
     /// Sweep `first..=last` for every header of `work`, pushing each
@@ -362,21 +352,9 @@ impl Backend {
         if first > last {
             return;
         }
-        #[cfg(target_arch = "x86_64")]
-        if self.shares_versions() {
-            assert!(
-                self.is_supported(),
-                "backend {self} is not supported on this CPU"
-            );
-            // SAFETY: the CPU supports the kernel's target features (just checked).
-            unsafe {
-                match self {
-                    Backend::Avx512 => x86_avx512::sweep_versions(work, first, last, hits),
-                    Backend::Avx2 => x86_avx2::sweep_versions(work, first, last, hits),
-                    Backend::Shani => x86_shani::sweep_versions(work, first, last, hits),
-                    Backend::Soft => unreachable!("checked above"),
-                }
-            }
+        if let Some(kernel) = self.version_kernels().first() {
+            // The reference kernel (it checks that the CPU supports it).
+            kernel.sweep_versions(work, first, last, hits);
             return;
         }
         let start = hits.len();

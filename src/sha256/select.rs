@@ -1,12 +1,20 @@
-//! Which backend mines: self-tests, and the calibration behind `--backend auto`.
+//! Which kernel mines: self-tests, and the calibration that picks the whole
+//! configuration (backend, lane mode, kernel variant).
 //!
-//! This is the one place that decides. A backend mines only after its
-//! known-answer self-test passed in this process: a SIMD kernel that
-//! silently missed hits on some CPU would otherwise go unnoticed, since the
-//! engine's re-check catches false hits but not missed ones. A backend that
-//! fails is logged as an error and the next one (in [`Backend::ALL`] order)
-//! is used instead. `auto` runs a short calibration because the fastest
-//! backend differs between CPUs (AVX-512 beats SHA-NI on some, not others).
+//! This is the one place that decides. A backend mines only after every one
+//! of its kernels passed the known-answer self-test in this process: a SIMD
+//! kernel that silently missed hits on some CPU would otherwise go
+//! unnoticed, since the engine's re-check catches false hits but not missed
+//! ones. A backend that fails is logged as an error and the next one (in
+//! [`Backend::ALL`] order) is used instead.
+//!
+//! Then every candidate configuration is timed on one thread: each kernel
+//! of each backend that passed, with nonces in its lanes and, where it has
+//! them, with versions. What is fastest differs between CPUs (AVX-512 beats
+//! SHA-NI on some, not others; version lanes beat nonce lanes on AMD Zen 4
+//! and may not on Intel), so nothing is assumed. The fastest candidate mines
+//! version-rolling jobs; the fastest nonce-lane candidate mines jobs that
+//! allow no version rolling.
 
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -14,21 +22,120 @@ use std::time::{Duration, Instant};
 
 use bitcoin::{BlockHash, TxMerkleNode};
 
-use super::{soft, Backend, BackendChoice, TargetWords, VersionWork, WorkUnit, VERSION_LANES};
+use super::{
+    soft, Backend, BackendChoice, LaneMode, NonceKernel, TargetWords, VersionKernel, VersionWork,
+    WorkUnit, VERSION_LANES,
+};
 use crate::header::HeaderTemplate;
 use crate::pow;
 
-/// The time `auto` may spend measuring, all backends together.
-pub const CALIBRATION_BUDGET: Duration = Duration::from_millis(90);
+/// The time calibration may spend measuring, all candidates together.
+pub const CALIBRATION_BUDGET: Duration = Duration::from_millis(200);
 
-/// The chosen backend and why.
+/// A configuration calibration can choose: a kernel and what its lanes hold.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Candidate {
+    Nonces(NonceKernel),
+    Versions(VersionKernel),
+}
+
+impl Candidate {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Candidate::Nonces(k) => k.backend,
+            Candidate::Versions(k) => k.backend,
+        }
+    }
+
+    pub fn mode(&self) -> LaneMode {
+        match self {
+            Candidate::Nonces(_) => LaneMode::Nonces,
+            Candidate::Versions(_) => LaneMode::Versions,
+        }
+    }
+
+    pub fn variant(&self) -> &'static str {
+        match self {
+            Candidate::Nonces(k) => k.variant,
+            Candidate::Versions(k) => k.variant,
+        }
+    }
+
+    /// `avx512 versions x32`.
+    pub fn name(&self) -> String {
+        match self {
+            Candidate::Nonces(k) => k.name(),
+            Candidate::Versions(k) => k.name(),
+        }
+    }
+
+    /// Every configuration of `backend`: its nonce kernels, then its
+    /// version kernels.
+    pub fn all_of(backend: Backend) -> Vec<Candidate> {
+        let nonces = backend
+            .nonce_kernels()
+            .iter()
+            .map(|&k| Candidate::Nonces(k));
+        let versions = backend
+            .version_kernels()
+            .iter()
+            .map(|&k| Candidate::Versions(k));
+        nonces.chain(versions).collect()
+    }
+}
+
+/// The chosen configuration and why.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Selection {
+    /// The backend that mines version-rolling jobs (the usual case).
     pub backend: Backend,
-    /// Why this backend, in words (for logs and `bench`).
+    /// What mines a job that allows version rolling: a version kernel, or
+    /// a nonce kernel where that was faster here.
+    pub rolling: Candidate,
+    /// What mines a job that allows no version rolling.
+    pub nonces: NonceKernel,
+    /// Why, in words (for logs and `bench`).
     pub reason: String,
-    /// Calibration rates in hashes per second (empty unless `auto`).
-    pub rates: Vec<(Backend, f64)>,
+    /// Every candidate's calibration rate in hashes per second, fastest
+    /// first (empty when there was nothing to choose between).
+    pub rates: Vec<(Candidate, f64)>,
+}
+
+impl Selection {
+    /// The kernel that mines a job that does (`true`) or does not allow
+    /// version rolling.
+    pub fn for_job(&self, version_rolling: bool) -> Candidate {
+        if version_rolling {
+            self.rolling
+        } else {
+            Candidate::Nonces(self.nonces)
+        }
+    }
+
+    /// Each candidate and its rate, for a log line or `bench`.
+    pub fn rates_line(&self) -> String {
+        self.rates
+            .iter()
+            .map(|(c, r)| format!("{} {}", c.name(), crate::units::format_rate(*r)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The reference kernels of `backend`, chosen without measuring.
+    fn reference(backend: Backend, reason: String) -> Selection {
+        let nonces = backend.nonce_kernels()[0];
+        let rolling = backend
+            .version_kernels()
+            .first()
+            .map_or(Candidate::Nonces(nonces), |&k| Candidate::Versions(k));
+        Selection {
+            backend,
+            rolling,
+            nonces,
+            reason,
+            rates: vec![],
+        }
+    }
 }
 
 /// A real block around whose nonce the self-test sweeps.
@@ -78,37 +185,48 @@ impl KnownBlock {
     }
 }
 
-/// Compare `backend` with `soft` over `first..=last`; returns the hits.
+/// Compare `kernel` with `soft` over `first..=last`; returns the hits.
 fn agree_with_soft(
-    backend: Backend,
+    kernel: &NonceKernel,
     work: &WorkUnit,
     first: u32,
     last: u32,
 ) -> Result<Vec<u32>, String> {
     let (mut got, mut want) = (Vec::new(), Vec::new());
-    backend.sweep(work, first, last, &mut got);
+    kernel.sweep(work, first, last, &mut got);
     soft::sweep(work, first, last, &mut want);
     if got != want {
         return Err(format!(
-            "nonces {first}..={last} at an easy target: found {got:?}, soft found {want:?}"
+            "{kernel:?}: nonces {first}..={last} at an easy target: found {got:?}, soft found {want:?}"
         ));
     }
     Ok(got)
 }
 
-/// The known-answer test: windows around real blocks' nonces at their
-/// real targets, and easy-target windows (including the end of the nonce
-/// space and a single nonce) compared with `soft`.
+/// The known-answer test of every kernel of `backend`.
 fn run_self_test(backend: Backend) -> Result<(), String> {
+    for kernel in backend.nonce_kernels() {
+        nonce_self_test(kernel)?;
+    }
+    for kernel in backend.version_kernels() {
+        version_self_test(kernel)?;
+    }
+    Ok(())
+}
+
+/// The known-answer test of a nonce kernel: windows around real blocks'
+/// nonces at their real targets, and easy-target windows (including the
+/// end of the nonce space and a single nonce) compared with `soft`.
+fn nonce_self_test(kernel: &NonceKernel) -> Result<(), String> {
     for block in &KNOWN_BLOCKS {
         let header = block.header()?;
         let work = header.work_unit(header.block_target());
         let (first, last) = (block.nonce - 37, block.nonce + 40);
         let mut hits = Vec::new();
-        backend.sweep(&work, first, last, &mut hits);
+        kernel.sweep(&work, first, last, &mut hits);
         if hits != [block.nonce] {
             return Err(format!(
-                "{}: nonces {first}..={last} gave {hits:?}, expected [{}]",
+                "{kernel:?}, {}: nonces {first}..={last} gave {hits:?}, expected [{}]",
                 block.name, block.nonce
             ));
         }
@@ -128,13 +246,10 @@ fn run_self_test(backend: Backend) -> Result<(), String> {
     ]);
     let mut total = 0;
     for (first, last) in [(1000, 3000), (u32::MAX - 700, u32::MAX), (77, 77)] {
-        total += agree_with_soft(backend, &easy, first, last)?.len();
+        total += agree_with_soft(kernel, &easy, first, last)?.len();
     }
     if total == 0 {
         return Err("no hits at the easy target (neither kernel nor soft)".into());
-    }
-    if backend.shares_versions() {
-        version_self_test(backend)?;
     }
     Ok(())
 }
@@ -162,16 +277,16 @@ fn version_work(header: &HeaderTemplate, target: bitcoin::Target) -> VersionWork
 /// The version-lane kernel's known-answer test: the real blocks found in
 /// their lane among 31 other versions, and easy-target windows compared with
 /// `soft` run on each version in turn.
-fn version_self_test(backend: Backend) -> Result<(), String> {
+fn version_self_test(kernel: &VersionKernel) -> Result<(), String> {
     for block in &KNOWN_BLOCKS {
         let header = block.header()?;
         let work = version_work(&header, header.block_target());
         let (first, last) = (block.nonce - 37, block.nonce + 40);
         let mut hits = Vec::new();
-        backend.sweep_versions(&work, first, last, &mut hits);
+        kernel.sweep_versions(&work, first, last, &mut hits);
         if hits != [(REAL_LANE, block.nonce)] {
             return Err(format!(
-                "{} (version lanes): nonces {first}..={last} gave {hits:?}, expected [({REAL_LANE}, {})]",
+                "{kernel:?}, {}: nonces {first}..={last} gave {hits:?}, expected [({REAL_LANE}, {})]",
                 block.name, block.nonce
             ));
         }
@@ -182,12 +297,12 @@ fn version_self_test(backend: Backend) -> Result<(), String> {
     let mut total = 0;
     for (first, last) in [(1000, 1100), (u32::MAX - 40, u32::MAX), (77, 77)] {
         let (mut got, mut want) = (Vec::new(), Vec::new());
-        backend.sweep_versions(&easy, first, last, &mut got);
+        kernel.sweep_versions(&easy, first, last, &mut got);
         // `soft` sweeps the versions one by one, lane after lane.
         Backend::Soft.sweep_versions(&easy, first, last, &mut want);
         if got != want {
             return Err(format!(
-                "version lanes, nonces {first}..={last} at an easy target: found {got:?}, soft found {want:?}"
+                "{kernel:?}, nonces {first}..={last} at an easy target: found {got:?}, soft found {want:?}"
             ));
         }
         total += got.len();
@@ -227,61 +342,142 @@ pub fn self_test(backend: Backend) -> Result<(), String> {
         .clone()
 }
 
-/// Hashes per second of `backend` on one thread, measured for about
-/// `budget` in three short slices (the best slice counts, so a busy
-/// moment on a shared machine does not decide).
-pub fn calibrate(backend: Backend, budget: Duration) -> f64 {
-    calibrate_all(&[backend], budget)[0].1
-}
-
-/// Each backend is timed the way it mines most work: backends with version
-/// lanes on a group of versions (solo mining rolls versions by default and
-/// most pools allow it), the others with nonces in their lanes.
-fn calibrate_all(backends: &[Backend], budget: Duration) -> Vec<(Backend, f64)> {
-    const SLICES: u32 = 3;
+/// Hashes per second of each candidate on one thread, each measured in
+/// `slices` short turns of `slice` taken in rotation (the best turn counts,
+/// so a busy moment on a shared machine does not decide), in chunks of the
+/// size the engine gives a worker.
+pub fn calibrate(candidates: &[Candidate], slices: u32, slice: Duration) -> Vec<(Candidate, f64)> {
     let header = KNOWN_BLOCKS[0].header().expect("known block parses");
     let work = header.work_unit(bitcoin::Target::ZERO);
     let group = version_work(&header, bitcoin::Target::ZERO);
-    let slice = budget / (SLICES * backends.len().max(1) as u32);
-    let mut best = vec![0.0f64; backends.len()];
+    let mut best = vec![0.0f64; candidates.len()];
     let (mut hits, mut lane_hits) = (Vec::new(), Vec::new());
     let mut nonce = 0u32;
-    for _ in 0..SLICES {
-        for (i, &b) in backends.iter().enumerate() {
-            // 1024 hashes per call, or 4096 for a group of versions, whose
-            // per-call setup (32 midstates' worth of precomputation) would
-            // otherwise weigh on the rate.
-            let step = 1u32 << 10;
+    for _ in 0..slices {
+        for (i, c) in candidates.iter().enumerate() {
+            let chunk = crate::engine::chunk_nonces(c.backend());
             let t0 = Instant::now();
             let mut done = 0u64;
-            while t0.elapsed() < slice {
-                if b.shares_versions() {
-                    let n = 4 * step / VERSION_LANES as u32;
-                    b.sweep_versions(&group, nonce, nonce + (n - 1), &mut lane_hits);
-                    done += 4 * step as u64;
-                } else {
-                    b.sweep(&work, nonce, nonce + (step - 1), &mut hits);
-                    done += step as u64;
+            while done == 0 || t0.elapsed() < slice {
+                match c {
+                    Candidate::Versions(k) => {
+                        let n = chunk / VERSION_LANES as u32;
+                        k.sweep_versions(&group, nonce, nonce + (n - 1), &mut lane_hits);
+                    }
+                    Candidate::Nonces(k) => k.sweep(&work, nonce, nonce + (chunk - 1), &mut hits),
                 }
-                nonce = nonce.wrapping_add(step) & !(step - 1);
+                done += chunk as u64;
+                nonce = nonce.wrapping_add(chunk) & !(chunk - 1);
             }
-            let rate = done as f64 / t0.elapsed().as_secs_f64();
-            best[i] = best[i].max(rate);
+            best[i] = best[i].max(done as f64 / t0.elapsed().as_secs_f64());
         }
     }
-    backends.iter().copied().zip(best).collect()
+    candidates.iter().copied().zip(best).collect()
 }
 
-/// Resolve a `--backend` choice to a backend that passed its self-test,
-/// logging the choice and the reason.
-pub fn select(choice: BackendChoice) -> Selection {
-    static AUTO: OnceLock<Selection> = OnceLock::new();
-    let s = match choice {
-        BackendChoice::Auto => AUTO.get_or_init(|| select_with(choice, &self_test)).clone(),
-        BackendChoice::Fixed(_) => select_with(choice, &self_test),
+/// Candidates within this fraction of the best in the first round get a
+/// second, longer one.
+const CONTENDER: f64 = 0.85;
+
+/// Time `candidates` within `budget`: a short round for all, then a longer
+/// one for those close to the best overall or to the best nonce kernel.
+/// Fastest first.
+fn calibrate_within(candidates: &[Candidate], budget: Duration) -> Vec<(Candidate, f64)> {
+    let n = candidates.len().max(1) as u32;
+    let mut rates = calibrate(candidates, 2, budget * 2 / 5 / (2 * n));
+    let best = |rates: &[(Candidate, f64)], nonces_only: bool| {
+        rates
+            .iter()
+            .filter(|(c, _)| !nonces_only || c.mode() == LaneMode::Nonces)
+            .map(|&(_, r)| r)
+            .fold(0.0, f64::max)
     };
-    tracing::info!(backend = %s.backend, reason = %s.reason, "backend choice");
+    let (all, nonces) = (best(&rates, false), best(&rates, true));
+    let contenders: Vec<Candidate> = rates
+        .iter()
+        .filter(|&&(c, r)| {
+            r >= CONTENDER * all || (c.mode() == LaneMode::Nonces && r >= CONTENDER * nonces)
+        })
+        .map(|&(c, _)| c)
+        .collect();
+    if contenders.len() > 1 {
+        let m = contenders.len() as u32;
+        for (c, r) in calibrate(&contenders, 4, budget * 3 / 5 / (4 * m)) {
+            if let Some(slot) = rates.iter_mut().find(|(x, _)| *x == c) {
+                slot.1 = r;
+            }
+        }
+    }
+    rates.sort_by(|a, b| b.1.total_cmp(&a.1));
+    rates
+}
+
+/// The choice among measured candidates (fastest first): the fastest for
+/// version-rolling jobs, the fastest nonce kernel for the others.
+fn choose(rates: Vec<(Candidate, f64)>, what: &str) -> Selection {
+    let rolling = rates[0].0;
+    let nonces = rates
+        .iter()
+        .find_map(|(c, _)| match c {
+            Candidate::Nonces(k) => Some(*k),
+            Candidate::Versions(_) => None,
+        })
+        .unwrap_or_else(|| rolling.backend().nonce_kernels()[0]);
+    let mut s = Selection {
+        backend: rolling.backend(),
+        rolling,
+        nonces,
+        reason: String::new(),
+        rates,
+    };
+    s.reason = format!(
+        "fastest of {what} in a {} ms calibration on one thread: {} for version-rolling work, \
+         {} without version rolling ({})",
+        CALIBRATION_BUDGET.as_millis(),
+        rolling.name(),
+        nonces.name(),
+        s.rates_line()
+    );
     s
+}
+
+/// Resolve a `--backend` choice to a configuration that passed its
+/// self-test, logging the choice and the reason. Calibration runs once per
+/// process for each choice.
+pub fn select(choice: BackendChoice) -> Selection {
+    static CHOSEN: [OnceLock<Selection>; 5] = [
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+    ];
+    let slot = match choice {
+        BackendChoice::Auto => 0,
+        BackendChoice::Fixed(b) => {
+            1 + Backend::ALL
+                .iter()
+                .position(|&x| x == b)
+                .expect("every backend is in ALL")
+        }
+    };
+    let s = CHOSEN[slot]
+        .get_or_init(|| select_with(choice, &self_test))
+        .clone();
+    tracing::info!(
+        backend = %s.backend,
+        rolling = %s.rolling.name(),
+        nonces = %s.nonces.name(),
+        reason = %s.reason,
+        "kernel choice"
+    );
+    s
+}
+
+/// [`select`] without its per-process cache and log line: calibrates again
+/// at every call (the `latency` bench times this).
+pub fn select_fresh(choice: BackendChoice) -> Selection {
+    select_with(choice, &self_test)
 }
 
 type SelfTest<'a> = &'a dyn Fn(Backend) -> Result<(), String>;
@@ -290,25 +486,30 @@ type SelfTest<'a> = &'a dyn Fn(Backend) -> Result<(), String>;
 fn select_with(choice: BackendChoice, test: SelfTest) -> Selection {
     match choice {
         BackendChoice::Fixed(b) => match test(b) {
-            Ok(()) => Selection {
-                backend: b,
-                reason: "chosen with --backend".into(),
-                rates: vec![],
-            },
+            Ok(()) => within(b, "chosen with --backend"),
             Err(e) => {
                 let next = fallback_after(b, test);
                 tracing::error!(requested = %b, using = %next, error = %e, "requested backend failed its self-test; falling back");
-                Selection {
-                    backend: next,
-                    reason: format!(
-                        "{b} failed its self-test ({e}); fell back to the next backend"
-                    ),
-                    rates: vec![],
-                }
+                within(
+                    next,
+                    &format!("{b} failed its self-test ({e}); fell back to the next backend"),
+                )
             }
         },
         BackendChoice::Auto => auto(test),
     }
+}
+
+/// The fastest configuration of one backend.
+fn within(backend: Backend, why: &str) -> Selection {
+    let candidates = Candidate::all_of(backend);
+    if candidates.len() == 1 {
+        return Selection::reference(backend, why.to_string());
+    }
+    let what = format!("{backend}'s {} kernels", candidates.len());
+    let mut s = choose(calibrate_within(&candidates, CALIBRATION_BUDGET), &what);
+    s.reason = format!("{why}; {}", s.reason);
+    s
 }
 
 /// The first backend after `b` in [`Backend::ALL`] that is supported and
@@ -328,35 +529,20 @@ fn auto(test: SelfTest) -> Selection {
         .into_iter()
         .filter(|&b| b != Backend::Soft && test(b).is_ok())
         .collect();
-    match passed.len() {
-        0 => Selection {
-            backend: Backend::Soft,
-            reason: "no SIMD backend is available here (or none passed its self-test)".into(),
-            rates: vec![],
-        },
-        1 => Selection {
-            backend: passed[0],
-            reason: "the only SIMD backend available here that passed its self-test".into(),
-            rates: vec![],
-        },
-        _ => {
-            let mut rates = calibrate_all(&passed, CALIBRATION_BUDGET);
-            rates.sort_by(|a, b| b.1.total_cmp(&a.1));
-            let listed: Vec<String> = rates
-                .iter()
-                .map(|(b, r)| format!("{b} {}", crate::units::format_rate(*r)))
-                .collect();
-            Selection {
-                backend: rates[0].0,
-                reason: format!(
-                    "fastest in a {} ms calibration on one thread (version lanes where the backend has them): {}",
-                    CALIBRATION_BUDGET.as_millis(),
-                    listed.join(", ")
-                ),
-                rates,
-            }
-        }
+    if passed.is_empty() {
+        return Selection::reference(
+            Backend::Soft,
+            "no SIMD backend is available here (or none passed its self-test)".into(),
+        );
     }
+    let candidates: Vec<Candidate> = passed.iter().flat_map(|&b| Candidate::all_of(b)).collect();
+    let names: Vec<&str> = passed.iter().map(|b| b.name()).collect();
+    let what = format!(
+        "{} configurations of {}",
+        candidates.len(),
+        names.join(", ")
+    );
+    choose(calibrate_within(&candidates, CALIBRATION_BUDGET), &what)
 }
 
 #[cfg(test)]
@@ -403,21 +589,62 @@ mod tests {
             assert_eq!(fixed.backend, next);
             let auto = select_with(BackendChoice::Auto, &test);
             assert_ne!(auto.backend, bad, "{auto:?}");
-            assert!(auto.rates.iter().all(|&(b, _)| b != bad), "{auto:?}");
+            assert!(
+                auto.rates.iter().all(|(c, _)| c.backend() != bad),
+                "{auto:?}"
+            );
+            assert_ne!(auto.nonces.backend, bad, "{auto:?}");
         }
     }
 
-    /// Every available backend gets a rate. How long calibration takes is
-    /// measured by the `calibration` criterion bench, not here.
+    /// Every kernel of every available backend gets a rate. How long
+    /// calibration takes is measured by the `latency` criterion bench.
     #[test]
-    fn calibration_measures_every_backend() {
-        let available = Backend::available();
-        let rates = calibrate_all(&available, CALIBRATION_BUDGET);
-        assert_eq!(
-            rates.iter().map(|&(b, _)| b).collect::<Vec<_>>(),
-            available,
-            "{rates:?}"
+    fn calibration_measures_every_kernel() {
+        let candidates: Vec<Candidate> = Backend::available()
+            .into_iter()
+            .flat_map(Candidate::all_of)
+            .collect();
+        let rates = calibrate(&candidates, 1, Duration::from_millis(1));
+        assert_eq!(rates.len(), candidates.len());
+        for ((c, r), want) in rates.iter().zip(&candidates) {
+            assert_eq!(c, want);
+            assert!(*r > 0.0, "{rates:?}");
+        }
+    }
+
+    /// The fastest candidate mines version-rolling work, and the fastest
+    /// nonce kernel the rest, whatever their backends and order.
+    #[test]
+    fn choice_follows_the_measured_rates() {
+        let (fake, nonce) = (
+            super::super::kernel::labelled_versions,
+            super::super::kernel::labelled_nonces,
         );
-        assert!(rates.iter().all(|&(_, r)| r > 0.0), "{rates:?}");
+        // Versions fastest: the nonce kernel is the best of the nonce ones.
+        let s = choose(
+            vec![
+                (Candidate::Versions(fake(Backend::Avx512, "x32")), 40.0),
+                (Candidate::Nonces(nonce(Backend::Avx512, "x16")), 35.0),
+                (Candidate::Nonces(nonce(Backend::Shani, "x3")), 20.0),
+            ],
+            "three",
+        );
+        assert_eq!(s.rolling, Candidate::Versions(fake(Backend::Avx512, "x32")));
+        assert_eq!(s.nonces, nonce(Backend::Avx512, "x16"));
+        assert_eq!(s.backend, Backend::Avx512);
+        assert_eq!(s.for_job(false), Candidate::Nonces(s.nonces));
+        assert!(s.reason.contains("avx512 versions x32"), "{}", s.reason);
+        // Nonce lanes fastest: they mine version-rolling work too.
+        let s = choose(
+            vec![
+                (Candidate::Nonces(nonce(Backend::Shani, "x4")), 50.0),
+                (Candidate::Versions(fake(Backend::Avx512, "x16")), 45.0),
+            ],
+            "two",
+        );
+        assert_eq!(s.rolling, Candidate::Nonces(nonce(Backend::Shani, "x4")));
+        assert_eq!(s.for_job(true), s.for_job(false));
+        assert_eq!(s.backend, Backend::Shani);
     }
 }

@@ -132,6 +132,19 @@ pub(crate) unsafe fn sweep(work: &WorkUnit, first: u32, last: u32, hits: &mut Ve
     unsafe { lanes::sweep::<Zmm>(work, first, last, hits) }
 }
 
+/// Sweep `first..=last` with two registers of 16 nonces driven side by
+/// side (see [`lanes::Pair`]): more independent work per instruction
+/// stream, at the price of twice the registers.
+///
+/// # Safety
+/// The CPU must support the enabled target features ([`is_supported`]).
+#[target_feature(enable = "avx512f")]
+#[inline(never)]
+pub(crate) unsafe fn sweep_pair(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
+    // SAFETY: as in `sweep`.
+    unsafe { lanes::sweep::<lanes::Pair<Zmm>>(work, first, last, hits) }
+}
+
 /// Whether this CPU and OS support the kernel.
 pub(crate) fn is_supported() -> bool {
     std::arch::is_x86_feature_detected!("avx512f")
@@ -152,4 +165,22 @@ pub(crate) unsafe fn sweep_versions(
 ) {
     // SAFETY: as in `sweep`.
     unsafe { lanes::sweep_versions::<lanes::Pair<Zmm>>(work, first, last, hits) }
+}
+
+/// Sweep `first..=last` for the 32 headers of `work`, one register of 16
+/// versions at a time: half the live registers of [`sweep_versions`], so
+/// nothing is spilled, with less independent work in flight.
+///
+/// # Safety
+/// The CPU must support the enabled target features ([`is_supported`]).
+#[target_feature(enable = "avx512f")]
+#[inline(never)]
+pub(crate) unsafe fn sweep_versions_one(
+    work: &VersionWork,
+    first: u32,
+    last: u32,
+    hits: &mut Vec<(usize, u32)>,
+) {
+    // SAFETY: as in `sweep`.
+    unsafe { lanes::sweep_versions::<Zmm>(work, first, last, hits) }
 }

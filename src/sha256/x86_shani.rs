@@ -2,15 +2,16 @@
 //!
 //! `sha256rnds2` does two rounds but has a latency of several cycles, so a
 //! single hash leaves the SHA unit idle most of the time. This kernel
-//! interleaves [`WAYS`] independent nonces, instruction by instruction, to
+//! interleaves `WAYS` independent nonces (2, 3 or 4: calibration picks the
+//! count that covers the latency on this CPU), instruction by instruction, to
 //! keep it busy. Savings over two plain compressions: the midstate, rounds
 //! 0-1 of block 2 computed once, constant K+W of the padding words computed
 //! once, and the second hash stops after round 61 (only `H7` is needed,
 //! which is the `e` of round 60, the F word of that `sha256rnds2`).
 //!
-//! With version rolling, [`sweep_versions`] interleaves four *versions* of
+//! With version rolling, [`sweep_versions`] interleaves several (2, 4 or 8) *versions* of
 //! the header at the same nonce instead: they share block 2, so its
-//! `sha256msg1`/`sha256msg2` schedule is computed once for all four, and
+//! `sha256msg1`/`sha256msg2` schedule is computed once for all of them, and
 //! only the rounds run per version.
 //!
 //! Register layout (Intel's): `abef` holds A, B, E, F in lanes 3..0, `cdgh`
@@ -19,9 +20,6 @@
 use core::arch::x86_64::*;
 
 use super::{VersionWork, WorkUnit, IV, K, VERSION_LANES};
-
-/// Nonces hashed side by side.
-const WAYS: usize = 3;
 
 const PAD: u32 = 0x8000_0000;
 
@@ -186,13 +184,18 @@ unsafe fn h7<const W: usize, const SHARED: bool>(p: &[Pre; W], nonce: [u32; W]) 
     out
 }
 
-/// Sweep `first..=last`.
+/// Sweep `first..=last`, `WAYS` nonces interleaved.
 ///
 /// # Safety
 /// The CPU must support the enabled target features ([`is_supported`]).
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
 #[inline(never)]
-pub(crate) unsafe fn sweep(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>) {
+pub(crate) unsafe fn sweep<const WAYS: usize>(
+    work: &WorkUnit,
+    first: u32,
+    last: u32,
+    hits: &mut Vec<u32>,
+) {
     let p = Pre::new(work);
     let top = work.target.top();
     let mut base = first;
@@ -224,17 +227,14 @@ pub(crate) unsafe fn sweep(work: &WorkUnit, first: u32, last: u32, hits: &mut Ve
     }
 }
 
-/// Versions hashed side by side by [`sweep_versions`] (32 is a multiple).
-const VERSION_WAYS: usize = 4;
-
-/// Sweep `first..=last` for the 32 headers of `work`, four versions at a
-/// time sharing block 2's message schedule.
+/// Sweep `first..=last` for the 32 headers of `work`, `VERSION_WAYS`
+/// (a divisor of 32) versions at a time sharing block 2's message schedule.
 ///
 /// # Safety
 /// The CPU must support the enabled target features ([`is_supported`]).
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
 #[inline(never)]
-pub(crate) unsafe fn sweep_versions(
+pub(crate) unsafe fn sweep_versions<const VERSION_WAYS: usize>(
     work: &VersionWork,
     first: u32,
     last: u32,
