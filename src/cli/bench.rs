@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use noncesweep::bench::{self, BenchOptions, BenchReport, CpuInfo, SelectionInfo};
 use noncesweep::engine::LiveCounts;
-use noncesweep::sha256;
+use noncesweep::sha256::{self, Backend, BackendChoice, Candidate};
 use noncesweep::stats::{SourceStatus, Stats};
 
 use super::Common;
@@ -98,9 +98,16 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
     // work, or with --candidates every configuration timed.
     let selection = sha256::select(common.backend);
     let version_rolling = !args.no_version_rolling;
+    let mut subjects = bench::subjects_of(&selection, version_rolling, args.candidates);
+    // With auto, the portable kernel too: the floor every SIMD kernel is
+    // measured above (calibration never times it).
+    let soft = Candidate::Nonces(Backend::Soft.nonce_kernels()[0]);
+    if common.backend == BackendChoice::Auto && !subjects.contains(&soft) {
+        subjects.push(soft);
+    }
     let live = Arc::new(LiveCounts::default());
     let opts = BenchOptions {
-        subjects: bench::subjects_of(&selection, version_rolling, args.candidates),
+        subjects,
         chosen: Some(selection.for_job(version_rolling)),
         threads: common.threads(),
         single_thread: true,
