@@ -51,6 +51,11 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
   if ! (cd "$clone/noncesweep" && CARGO_TARGET_DIR="$target" cargo test --profile "$profile" --test solo_templates 2>&1 | tee -a "$log"); then
     clone_status=1
   fi
+  # The clone's build wrote this crate's artifacts over ours in the shared
+  # target folder (cargo does not hash a checkout's path into their names),
+  # with the clone's path compiled in. Forget them, so that the next build
+  # here compiles this checkout's own instead of running the clone's.
+  rm -rf "$target/$profile/.fingerprint/noncesweep-"*
 else
   echo "not a git checkout: skipped"
 fi
