@@ -62,7 +62,7 @@ for p in json.load(sys.stdin)["packages"]:
   cache="${NONCESWEEP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/noncesweep}"
   core="$cache/bitcoin-core-$kernel_version"
   if [ ! -x "$core/bin/bitcoind" ] || [ ! -x "$core/bin/bitcoin-cli" ]; then
-    echo "building bitcoind and bitcoin-cli from $src into $core (once per machine; about 20 minutes on 2 cores)"
+    echo "building bitcoind and bitcoin-cli from $src into $core (once per machine; 7 to 17 minutes on 2 cores)"
     build="$core.build"
     mkdir -p "$build"
     # No GUI, tests, bench, fuzz, ZMQ, IPC or wallet: the tests fund their
