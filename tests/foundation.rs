@@ -527,13 +527,82 @@ fn cli_bench_json_shape() {
         assert!(r["hashes"].as_u64().unwrap() > 0);
         assert!(r["seconds"].as_f64().unwrap() > 0.0);
         assert!(r["hashrate"].as_f64().unwrap() > 0.0);
-        // Backends with a group kernel hash versions; the rest nonces.
-        let groups = Backend::available()
-            .into_iter()
-            .any(|b| b.shares_versions() && r["backend"] == b.name());
-        let lanes = if groups { "versions" } else { "nonces" };
-        assert_eq!(r["lanes"], lanes, "{r}");
+        // Each backend runs in the configuration that calibration timed
+        // fastest for it (its first candidate); sha2-loop and soft have
+        // only nonce lanes.
+        let fastest = v["selection"]["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["backend"] == r["backend"]);
+        match fastest {
+            Some(c) => {
+                assert_eq!(r["lanes"], c["lanes"], "{r} vs {c}");
+                assert_eq!(r["kernel"], c["kernel"], "{r} vs {c}");
+            }
+            None => assert_eq!(r["lanes"], "nonces", "{r}"),
+        }
     }
+    // The configuration that mines is marked, once per thread count.
+    for threads in [1, 2] {
+        let chosen: Vec<_> = results
+            .iter()
+            .filter(|r| r["threads"] == threads && r["chosen"] == true)
+            .collect();
+        assert_eq!(chosen.len(), 1, "{v}");
+        for key in ["backend", "lanes", "kernel"] {
+            assert_eq!(chosen[0][key], v["selection"][key], "{key}: {v}");
+        }
+    }
+}
+
+/// `--candidates` measures every configuration calibration timed, once
+/// each, and `soft`, the portable floor, beside them.
+#[test]
+fn cli_bench_candidates_measures_every_configuration() {
+    let out = run_cli(&[
+        "bench",
+        "--json",
+        "--candidates",
+        "--seconds",
+        "0.1",
+        "--threads",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let key = |x: &serde_json::Value| format!("{} {} {}", x["backend"], x["lanes"], x["kernel"]);
+    let mut timed: Vec<String> = v["selection"]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(key)
+        .collect();
+    let simd = Backend::available()
+        .into_iter()
+        .filter(|&b| b != Backend::Soft)
+        .map(|b| b.nonce_kernels().len() + b.version_kernels().len())
+        .sum::<usize>();
+    assert_eq!(timed.len(), simd, "{v}");
+    let mut measured: Vec<String> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["backend"] != "sha2-loop" && r["backend"] != "soft")
+        .map(key)
+        .collect();
+    timed.sort();
+    measured.sort();
+    assert_eq!(measured, timed);
+    assert!(v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["backend"] == "soft"));
 }
 
 #[test]

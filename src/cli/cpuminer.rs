@@ -506,7 +506,7 @@ pub fn total_line(rate: f64) -> String {
 /// end.
 fn benchmark(common: &Common, args: &CpuminerArgs, limits: &Limits) -> Result<()> {
     let selection = common.selection();
-    let backend = selection.backend;
+    let backend = selection.backend();
     let threads = common.threads();
     let (tx, _shares) = std::sync::mpsc::channel();
     let miner = Miner::start(MinerConfig::from_selection(&selection, threads), tx)?;

@@ -157,7 +157,7 @@ pub fn run_with(common: &Common, args: &PoolArgs, stop: super::StopFn) -> Result
         tracing::warn!("{e}");
     }
     let selection = common.selection();
-    let backend = selection.backend;
+    let backend = selection.backend();
     let threads = common.threads();
     let (tx, rx) = std::sync::mpsc::channel();
     let miner = Miner::start(MinerConfig::from_selection(&selection, threads), tx)?;

@@ -129,7 +129,7 @@ pub fn run(common: &Common, args: &ProfitArgs, node: Option<&NodeFacts>) -> Resu
         req.hashrate_hs = Some(1.0);
         req.resolve(node, now_unix())?;
         let selection = common.selection();
-        let backend = selection.backend;
+        let backend = selection.backend();
         let threads = common.threads();
         let r = bench::measure(&selection, threads, MEASURE_SECS)
             .context("measuring this machine's hashrate")?;

@@ -90,7 +90,7 @@ pub fn run_with(common: &Common, args: &SoloArgs, opts: SoloOptions) -> Result<(
     noncesweep::shutdown::install().map_err(|e| anyhow!(e))?;
     let threads = common.threads();
     let selection = common.selection();
-    let backend = selection.backend;
+    let backend = selection.backend();
     let stats = Stats::new("solo");
     stats.set_sources(vec![SourceStatus {
         url: args.rpc_url.clone(),

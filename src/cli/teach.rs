@@ -149,7 +149,7 @@ pub fn run(common: &Common, args: &TeachArgs) -> Result<()> {
         tracing::warn!("{e}");
     }
     let selection = common.selection();
-    let backend = selection.backend;
+    let backend = selection.backend();
     let threads = common.threads();
     let mut out = Out {
         json: args.json,

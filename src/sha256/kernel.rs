@@ -43,33 +43,52 @@ impl fmt::Display for LaneMode {
 type NonceImpl = unsafe fn(&WorkUnit, u32, u32, &mut Vec<u32>);
 type VersionImpl = unsafe fn(&VersionWork, u32, u32, &mut Vec<(usize, u32)>);
 
-/// A kernel with nonces in its lanes.
+/// A kernel's entry point, by what its lanes hold.
+pub trait Entry: Copy {
+    const MODE: LaneMode;
+}
+
+impl Entry for NonceImpl {
+    const MODE: LaneMode = LaneMode::Nonces;
+}
+
+impl Entry for VersionImpl {
+    const MODE: LaneMode = LaneMode::Versions;
+}
+
+/// One kernel of a backend: [`NonceKernel`] or [`VersionKernel`].
 #[derive(Clone, Copy)]
-pub struct NonceKernel {
+pub struct Kernel<F> {
     pub backend: Backend,
     /// The variant's name within its backend, e.g. `x16`: how many nonces
-    /// one pass of the kernel hashes.
+    /// (or versions) one pass of the kernel hashes side by side.
     pub variant: &'static str,
-    f: NonceImpl,
+    f: F,
 }
+
+/// A kernel with nonces in its lanes.
+pub type NonceKernel = Kernel<NonceImpl>;
 
 /// A kernel with versions in its lanes.
-#[derive(Clone, Copy)]
-pub struct VersionKernel {
-    pub backend: Backend,
-    /// The variant's name within its backend, e.g. `x32`: how many
-    /// versions one pass of the kernel hashes side by side.
-    pub variant: &'static str,
-    f: VersionImpl,
-}
+pub type VersionKernel = Kernel<VersionImpl>;
 
-/// A cached CPUID check: cheap next to a chunk of hashing, and it keeps
-/// the kernels' safe entry points safe whoever calls them.
-fn assert_supported(backend: Backend) {
-    assert!(
-        backend.is_supported(),
-        "backend {backend} is not supported on this CPU"
-    );
+impl<F: Entry> Kernel<F> {
+    /// `avx512 versions x32`.
+    pub fn name(&self) -> String {
+        format!("{} {} {}", self.backend, F::MODE, self.variant)
+    }
+
+    /// The entry point, once the CPU is known to run it: a cached CPUID
+    /// check, cheap next to a chunk of hashing, which keeps the kernels'
+    /// safe entry points safe whoever calls them.
+    fn checked(&self) -> F {
+        assert!(
+            self.backend.is_supported(),
+            "backend {} is not supported on this CPU",
+            self.backend
+        );
+        self.f
+    }
 }
 
 impl NonceKernel {
@@ -78,15 +97,10 @@ impl NonceKernel {
         if first > last {
             return;
         }
-        assert_supported(self.backend);
+        let f = self.checked();
         // SAFETY: every kernel of a backend needs only the target features
-        // that `Backend::is_supported` checks, just checked above.
-        unsafe { (self.f)(work, first, last, hits) }
-    }
-
-    /// `avx512 nonces x16`.
-    pub fn name(&self) -> String {
-        format!("{} nonces {}", self.backend, self.variant)
+        // that `Backend::is_supported` checks, which `checked` did.
+        unsafe { f(work, first, last, hits) }
     }
 }
 
@@ -103,51 +117,29 @@ impl VersionKernel {
         if first > last {
             return;
         }
-        assert_supported(self.backend);
+        let f = self.checked();
         // SAFETY: as in `NonceKernel::sweep`.
-        unsafe { (self.f)(work, first, last, hits) }
-    }
-
-    /// `avx512 versions x32`.
-    pub fn name(&self) -> String {
-        format!("{} versions {}", self.backend, self.variant)
+        unsafe { f(work, first, last, hits) }
     }
 }
 
-impl fmt::Debug for NonceKernel {
+impl<F: Entry> fmt::Debug for Kernel<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name())
     }
 }
 
-impl fmt::Debug for VersionKernel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name())
-    }
-}
-
-impl PartialEq for NonceKernel {
+/// Kernels are the same when they are the same variant of one backend
+/// (entry points are not compared: one function can have several
+/// addresses).
+impl<F: Entry> PartialEq for Kernel<F> {
     fn eq(&self, o: &Self) -> bool {
         self.backend == o.backend && self.variant == o.variant
     }
 }
 
-impl PartialEq for VersionKernel {
-    fn eq(&self, o: &Self) -> bool {
-        self.backend == o.backend && self.variant == o.variant
-    }
-}
-
-const fn nk(backend: Backend, variant: &'static str, f: NonceImpl) -> NonceKernel {
-    NonceKernel {
-        backend,
-        variant,
-        f,
-    }
-}
-
-const fn vk(backend: Backend, variant: &'static str, f: VersionImpl) -> VersionKernel {
-    VersionKernel {
+const fn k<F>(backend: Backend, variant: &'static str, f: F) -> Kernel<F> {
+    Kernel {
         backend,
         variant,
         f,
@@ -165,29 +157,29 @@ mod table {
     use super::*;
 
     pub(super) const AVX512_NONCES: &[NonceKernel] = &[
-        nk(Backend::Avx512, "x16", avx512::sweep),
-        nk(Backend::Avx512, "x32", avx512::sweep_pair),
+        k(Backend::Avx512, "x16", avx512::sweep),
+        k(Backend::Avx512, "x32", avx512::sweep_pair),
     ];
     pub(super) const AVX512_VERSIONS: &[VersionKernel] = &[
-        vk(Backend::Avx512, "x32", avx512::sweep_versions),
-        vk(Backend::Avx512, "x16", avx512::sweep_versions_one),
+        k(Backend::Avx512, "x32", avx512::sweep_versions),
+        k(Backend::Avx512, "x16", avx512::sweep_versions_one),
     ];
     pub(super) const SHANI_NONCES: &[NonceKernel] = &[
-        nk(Backend::Shani, "x3", shani::sweep::<3>),
-        nk(Backend::Shani, "x2", shani::sweep::<2>),
-        nk(Backend::Shani, "x4", shani::sweep::<4>),
+        k(Backend::Shani, "x3", shani::sweep::<3>),
+        k(Backend::Shani, "x2", shani::sweep::<2>),
+        k(Backend::Shani, "x4", shani::sweep::<4>),
     ];
     pub(super) const SHANI_VERSIONS: &[VersionKernel] = &[
-        vk(Backend::Shani, "x4", shani::sweep_versions::<4>),
-        vk(Backend::Shani, "x2", shani::sweep_versions::<2>),
-        vk(Backend::Shani, "x8", shani::sweep_versions::<8>),
+        k(Backend::Shani, "x4", shani::sweep_versions::<4>),
+        k(Backend::Shani, "x2", shani::sweep_versions::<2>),
+        k(Backend::Shani, "x8", shani::sweep_versions::<8>),
     ];
-    pub(super) const AVX2_NONCES: &[NonceKernel] = &[nk(Backend::Avx2, "x8", avx2::sweep)];
+    pub(super) const AVX2_NONCES: &[NonceKernel] = &[k(Backend::Avx2, "x8", avx2::sweep)];
     pub(super) const AVX2_VERSIONS: &[VersionKernel] =
-        &[vk(Backend::Avx2, "x8", avx2::sweep_versions)];
+        &[k(Backend::Avx2, "x8", avx2::sweep_versions)];
 }
 
-const SOFT_NONCES: &[NonceKernel] = &[nk(Backend::Soft, "x1", soft_sweep)];
+const SOFT_NONCES: &[NonceKernel] = &[k(Backend::Soft, "x1", soft_sweep)];
 
 impl Backend {
     /// This backend's nonce-lane kernels, the reference first.
@@ -232,7 +224,7 @@ impl Backend {
 /// tests of the choice among labels.
 #[cfg(test)]
 pub(super) fn labelled_nonces(backend: Backend, variant: &'static str) -> NonceKernel {
-    nk(backend, variant, soft_sweep)
+    k(backend, variant, soft_sweep)
 }
 
 /// A version kernel (soft, lane by lane, inside) labelled as `backend`'s
@@ -242,5 +234,5 @@ pub(super) fn labelled_versions(backend: Backend, variant: &'static str) -> Vers
     unsafe fn lane_by_lane(w: &VersionWork, first: u32, last: u32, hits: &mut Vec<(usize, u32)>) {
         Backend::Soft.sweep_versions(w, first, last, hits)
     }
-    vk(backend, variant, lane_by_lane)
+    k(backend, variant, lane_by_lane)
 }

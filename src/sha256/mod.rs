@@ -412,7 +412,7 @@ impl BackendChoice {
     /// calibrates and picks the fastest; see [`select`], which also gives
     /// the reason.
     pub fn resolve(self) -> Backend {
-        select(self).backend
+        select(self).backend()
     }
 }
 

@@ -87,8 +87,6 @@ impl Candidate {
 /// The chosen configuration and why.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Selection {
-    /// The backend that mines version-rolling jobs (the usual case).
-    pub backend: Backend,
     /// What mines a job that allows version rolling: a version kernel, or
     /// a nonce kernel where that was faster here.
     pub rolling: Candidate,
@@ -102,6 +100,11 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// The backend that mines version-rolling jobs (the usual case).
+    pub fn backend(&self) -> Backend {
+        self.rolling.backend()
+    }
+
     /// The kernel that mines a job that does (`true`) or does not allow
     /// version rolling.
     pub fn for_job(&self, version_rolling: bool) -> Candidate {
@@ -129,7 +132,6 @@ impl Selection {
             .first()
             .map_or(Candidate::Nonces(nonces), |&k| Candidate::Versions(k));
         Selection {
-            backend,
             rolling,
             nonces,
             reason,
@@ -424,7 +426,6 @@ fn choose(rates: Vec<(Candidate, f64)>, what: &str) -> Selection {
         })
         .unwrap_or_else(|| rolling.backend().nonce_kernels()[0]);
     let mut s = Selection {
-        backend: rolling.backend(),
         rolling,
         nonces,
         reason: String::new(),
@@ -465,7 +466,7 @@ pub fn select(choice: BackendChoice) -> Selection {
         .get_or_init(|| select_with(choice, &self_test))
         .clone();
     tracing::info!(
-        backend = %s.backend,
+        backend = %s.backend(),
         rolling = %s.rolling.name(),
         nonces = %s.nonces.name(),
         reason = %s.reason,
@@ -576,7 +577,7 @@ mod tests {
         {
             let test = failing(bad);
             let fixed = select_with(BackendChoice::Fixed(bad), &test);
-            assert_ne!(fixed.backend, bad, "{fixed:?}");
+            assert_ne!(fixed.backend(), bad, "{fixed:?}");
             assert!(fixed.reason.contains("failed its self-test"), "{fixed:?}");
             // The next one in ALL order that is available here.
             let next = Backend::ALL
@@ -586,9 +587,9 @@ mod tests {
                 .skip(1)
                 .find(|x| x.is_supported())
                 .unwrap_or(Backend::Soft);
-            assert_eq!(fixed.backend, next);
+            assert_eq!(fixed.backend(), next);
             let auto = select_with(BackendChoice::Auto, &test);
-            assert_ne!(auto.backend, bad, "{auto:?}");
+            assert_ne!(auto.backend(), bad, "{auto:?}");
             assert!(
                 auto.rates.iter().all(|(c, _)| c.backend() != bad),
                 "{auto:?}"
@@ -632,7 +633,7 @@ mod tests {
         );
         assert_eq!(s.rolling, Candidate::Versions(fake(Backend::Avx512, "x32")));
         assert_eq!(s.nonces, nonce(Backend::Avx512, "x16"));
-        assert_eq!(s.backend, Backend::Avx512);
+        assert_eq!(s.backend(), Backend::Avx512);
         assert_eq!(s.for_job(false), Candidate::Nonces(s.nonces));
         assert!(s.reason.contains("avx512 versions x32"), "{}", s.reason);
         // Nonce lanes fastest: they mine version-rolling work too.
@@ -645,6 +646,6 @@ mod tests {
         );
         assert_eq!(s.rolling, Candidate::Nonces(nonce(Backend::Shani, "x4")));
         assert_eq!(s.for_job(true), s.for_job(false));
-        assert_eq!(s.backend, Backend::Shani);
+        assert_eq!(s.backend(), Backend::Shani);
     }
 }
