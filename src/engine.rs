@@ -265,13 +265,6 @@ impl MinerConfig {
             sweep_versions,
         }
     }
-
-    /// The same workers without version groups: every header is swept
-    /// with its nonces in the lanes (`--no-version-rolling` on `bench`).
-    pub fn without_version_groups(mut self) -> Self {
-        self.sweep_versions = None;
-        self
-    }
 }
 
 impl Miner {
