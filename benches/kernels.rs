@@ -7,8 +7,8 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use noncesweep::bench::{sha2_loop, BASELINE};
-use noncesweep::engine::synthetic_job;
-use noncesweep::sha256::{Backend, VersionWork, WorkUnit, VERSION_LANES};
+use noncesweep::hashing::engine::synthetic_job;
+use noncesweep::hashing::sha256::{Backend, VersionWork, WorkUnit, VERSION_LANES};
 
 fn kernels(c: &mut Criterion) {
     let job = synthetic_job(bitcoin::Target::ZERO);
@@ -42,7 +42,7 @@ fn kernels(c: &mut Criterion) {
 
     // The same header in 32 versions (BIP320 bits), the same hash count.
     let mut job = job;
-    job.version_mask = noncesweep::work::BIP320_MASK;
+    job.version_mask = noncesweep::hashing::work::BIP320_MASK;
     let variants = job.version_group(0).expect("a version group");
     let group_work = VersionWork {
         midstates: std::array::from_fn(|i| variants[i].header.midstate()),

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use bitcoin::Target;
 use criterion::{criterion_group, criterion_main, Criterion};
-use noncesweep::engine::{self, Miner, MinerConfig, SweepFn, SweepVersionsFn};
-use noncesweep::sha256::{self, BackendChoice, Selection, VersionWork, WorkUnit};
-use noncesweep::work::{Job, Share, BIP320_MASK};
+use noncesweep::hashing::engine::{self, Miner, MinerConfig, SweepFn, SweepVersionsFn};
+use noncesweep::hashing::sha256::{self, BackendChoice, Selection, VersionWork, WorkUnit};
+use noncesweep::hashing::work::{Job, Share, BIP320_MASK};
 
 fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

@@ -13,9 +13,9 @@ use std::time::Duration;
 use serde::Serialize;
 use sha2::digest::generic_array::{typenum::U64, GenericArray};
 
-use crate::engine::{self, EngineError, MinerConfig, SweepFn};
-use crate::sha256::{self, Backend, Candidate, Selection, WorkUnit};
-use crate::units::format_rate;
+use crate::hashing::engine::{self, EngineError, MinerConfig, SweepFn};
+use crate::hashing::sha256::{self, Backend, Candidate, Selection, WorkUnit};
+use crate::report::units::format_rate;
 
 /// The name of the baseline in reports.
 pub const BASELINE: &str = "sha2-loop";
@@ -29,7 +29,7 @@ pub fn lanes_note(version_rolling: bool) -> String {
              schedule, nonce-lane kernels hash one header at a time; each backend is shown \
              in its fastest configuration here (* marks the one that mines); \
              --no-version-rolling measures nonce lanes only",
-            crate::work::BIP320_MASK,
+            crate::hashing::work::BIP320_MASK,
             sha256::VERSION_LANES
         )
     } else {
@@ -404,7 +404,7 @@ pub fn format_result(r: &BenchResult) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sha256::TargetWords;
+    use crate::hashing::sha256::TargetWords;
 
     #[test]
     fn sha2_loop_agrees_with_soft() {

@@ -5,8 +5,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use crate::header::HeaderTemplate;
-use crate::stats::Stats;
+use crate::hashing::header::HeaderTemplate;
+use crate::report::stats::Stats;
 
 /// Header and number parsing: hex in, header out, and back.
 pub fn header_hex(data: &[u8]) {
@@ -21,7 +21,7 @@ pub fn header_hex(data: &[u8]) {
         let h = HeaderTemplate::from_bytes(data.try_into().expect("80 bytes"));
         assert_eq!(&h.to_bytes()[..], data);
     }
-    let _ = crate::units::parse_u32(&text);
+    let _ = crate::report::units::parse_u32(&text);
 }
 
 /// Monitoring API requests: every reply is JSON for a JSON request, or
@@ -29,8 +29,8 @@ pub fn header_hex(data: &[u8]) {
 pub fn api_request(data: &[u8]) {
     static STATS: OnceLock<Arc<Stats>> = OnceLock::new();
     let stats = STATS.get_or_init(|| Stats::new("fuzz"));
-    let text = String::from_utf8_lossy(&data[..data.len().min(crate::api::MAX_REQUEST)]);
-    let reply = crate::api::handle_request(text.trim(), stats);
+    let text = String::from_utf8_lossy(&data[..data.len().min(crate::report::api::MAX_REQUEST)]);
+    let reply = crate::report::api::handle_request(text.trim(), stats);
     if text.trim().starts_with('{') {
         let v: serde_json::Value =
             serde_json::from_str(&reply).expect("JSON reply to a JSON request");
@@ -44,7 +44,7 @@ pub fn api_request(data: &[u8]) {
 /// that parses must serialize and parse again to the same message, and the
 /// line buffer must never hold much more than one line.
 pub fn stratum_line(data: &[u8]) {
-    use crate::stratum::codec::{LineBuffer, ServerMessage, MAX_LINE};
+    use crate::sources::stratum::codec::{LineBuffer, ServerMessage, MAX_LINE};
     let mut buf = LineBuffer::new();
     for chunk in data.chunks(97) {
         buf.push(chunk);
@@ -72,7 +72,7 @@ pub fn stratum_line(data: &[u8]) {
 /// getblocktemplate: any JSON from a node. A template that validates must
 /// turn into a job whose first header variant can be built.
 pub fn gbt_template(data: &[u8]) {
-    use crate::gbt::template::{BlockTemplate, Payout, TemplateJob};
+    use crate::sources::gbt::template::{BlockTemplate, Payout, TemplateJob};
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
         return;
     };

@@ -7,35 +7,22 @@
 //! work source --Job--> header/coinbase --WorkUnit--> engine (rayon) --hit--> re-check --Share--> work source
 //! ```
 //!
-//! - [`pow`]: targets and difficulty;
-//! - [`header`], [`coinbase`]: building the header and the coinbase;
-//! - [`work`]: the job, header variant and share types;
-//! - [`sha256`]: the nonce-sweep kernels and backend dispatch;
-//! - [`engine`]: the parallel search;
-//! - [`gbt`]: solo mining against a node (getblocktemplate, submitblock);
-//! - [`bench`], [`remine`]: the commands built directly on the engine ([`plot`] draws the benchmark);
-//! - [`stratum`]: pool mining over Stratum v1;
+//! - [`hashing`]: the hashing core, from a job to a re-checked share
+//!   (header, coinbase, work types, targets, SHA-256 kernels, the engine);
+//! - [`sources`]: the work sources that feed it (solo over getblocktemplate,
+//!   pool over Stratum) and the machinery they share;
+//! - [`report`]: what a run reports (stats, the cgminer API, Prometheus
+//!   metrics, the progress line, units, the benchmark plot);
+//! - [`bench`], [`remine`]: the commands built directly on the engine;
 //! - [`teach`], [`profit`]: the nonce-search walkthrough and the profitability model;
-//! - [`progress`], [`units`]: how progress and rates are shown;
-//! - [`stats`], [`api`], [`metrics`]: what a long run reports, over the cgminer API and to Prometheus.
+//! - [`shutdown`]: Ctrl-C handling shared by every command.
 
-pub mod api;
 pub mod bench;
-pub mod coinbase;
-pub mod engine;
 pub mod fuzz_targets;
-pub mod gbt;
-pub mod header;
-pub mod metrics;
-pub mod plot;
-pub mod pow;
+pub mod hashing;
 pub mod profit;
-pub mod progress;
 pub mod remine;
-pub mod sha256;
+pub mod report;
 pub mod shutdown;
-pub mod stats;
-pub mod stratum;
+pub mod sources;
 pub mod teach;
-pub mod units;
-pub mod work;

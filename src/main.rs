@@ -61,16 +61,16 @@ fn main() -> ExitCode {
     let json = cli.common.log_format == cli::LogFormat::Json;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(noncesweep::progress::LogWriter)
+        .with_writer(noncesweep::report::progress::LogWriter)
         .with_target(false);
     if json {
         builder.json().flatten_event(true).init();
     } else {
         builder
-            .with_ansi(noncesweep::progress::colour_allowed())
+            .with_ansi(noncesweep::report::progress::colour_allowed())
             .init();
     }
-    noncesweep::progress::set_json_logs(json);
+    noncesweep::report::progress::set_json_logs(json);
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -3,13 +3,13 @@
 //! Everything here is plain arithmetic on the user's inputs (hashrate,
 //! power, prices, network difficulty, block height, fees, pool fee), so it
 //! can be tested number by number. The expected hashes per block are the
-//! exact `2^256 / (target + 1)` of [`crate::pow::expected_hashes_f64`], the
+//! exact `2^256 / (target + 1)` of [`crate::hashing::pow::expected_hashes_f64`], the
 //! same figure `noncesweep teach` shows; the block subsidy follows the
 //! halving schedule. `docs/profitability.md` derives every formula.
 
 use serde::Serialize;
 
-use crate::pow;
+use crate::hashing::pow;
 
 /// Satoshis per bitcoin.
 pub const SATS_PER_BTC: u64 = 100_000_000;

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use bitcoin::BlockHash;
 
-use crate::engine::{self, EngineError};
-use crate::header::HeaderTemplate;
-use crate::sha256::Backend;
+use crate::hashing::engine::{self, EngineError};
+use crate::hashing::header::HeaderTemplate;
+use crate::hashing::sha256::Backend;
 
 /// Why a re-mine gave no answer.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +72,7 @@ pub fn remine(
     let mut h = *header;
     h.set_nonce(nonce);
     let hash = h.block_hash();
-    if !crate::pow::meets(&hash, h.block_target()) {
+    if !crate::hashing::pow::meets(&hash, h.block_target()) {
         return Err(RemineError::KernelFault { backend, nonce });
     }
     Ok(Remined {

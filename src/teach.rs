@@ -22,13 +22,13 @@ use bitcoin::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::coinbase::{self, CoinbaseBuilder, CoinbaseParts};
-use crate::engine::{self, EngineError};
-use crate::header::{offset, HeaderParseError, HeaderTemplate};
-use crate::pow;
+use crate::hashing::coinbase::{self, CoinbaseBuilder, CoinbaseParts};
+use crate::hashing::engine::{self, EngineError};
+use crate::hashing::header::{offset, HeaderParseError, HeaderTemplate};
+use crate::hashing::pow;
+use crate::hashing::sha256::{self, Backend};
 use crate::remine::{self, RemineError};
-use crate::sha256::{self, Backend};
-use crate::units::{format_count, format_duration, format_rate};
+use crate::report::units::{format_count, format_duration, format_rate};
 
 /// Why the walkthrough cannot run.
 #[derive(Debug, thiserror::Error)]

@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use bitcoin::consensus::encode::{deserialize, serialize};
 use bitcoin::hashes::Hash;
 use bitcoin::{Block, Target, Transaction, Txid, Wtxid};
-use noncesweep::coinbase;
-use noncesweep::engine::{self, Miner, MinerConfig};
-use noncesweep::header::HeaderTemplate;
-use noncesweep::pow;
+use noncesweep::hashing::coinbase;
+use noncesweep::hashing::engine::{self, Miner, MinerConfig};
+use noncesweep::hashing::header::HeaderTemplate;
+use noncesweep::hashing::pow;
+use noncesweep::hashing::sha256::{Backend, VersionWork};
 use noncesweep::remine::remine;
-use noncesweep::sha256::{Backend, VersionWork};
 use sha2::Digest;
 
 const GENESIS: &str = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
@@ -407,7 +407,7 @@ fn engine_mines_version_groups_and_rechecks_every_hit() {
         b
     });
     let mut job = engine::synthetic_job(easy);
-    job.version_mask = noncesweep::work::BIP320_MASK;
+    job.version_mask = noncesweep::hashing::work::BIP320_MASK;
     assert!(job.has_version_groups());
     let config = group_config(2);
     let (tx, rx) = mpsc::channel();

@@ -12,13 +12,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bitcoin::{BlockHash, Target, TxMerkleNode};
-use noncesweep::engine::{self, Miner, MinerConfig, SweepFn};
-use noncesweep::header::HeaderTemplate;
-use noncesweep::pow;
-use noncesweep::remine;
-use noncesweep::sha256::{
+use noncesweep::hashing::engine::{self, Miner, MinerConfig, SweepFn};
+use noncesweep::hashing::header::HeaderTemplate;
+use noncesweep::hashing::pow;
+use noncesweep::hashing::sha256::{
     Backend, BackendChoice, Candidate, LaneMode, TargetWords, VersionWork, WorkUnit, VERSION_LANES,
 };
+use noncesweep::remine;
 
 /// A tiny seeded PRNG (xorshift64*), so failures reproduce.
 struct Rng(u64);
@@ -637,7 +637,7 @@ macro_rules! backend_tests {
             #[cfg_attr(not($cpu), ignore = $why)]
             fn passes_self_test() {
                 on($b, |b| {
-                    noncesweep::sha256::self_test(b).expect("self-test");
+                    noncesweep::hashing::sha256::self_test(b).expect("self-test");
                     assert_eq!(BackendChoice::Fixed(b).resolve(), b);
                 })
             }
@@ -667,7 +667,7 @@ mod soft {
 
 #[test]
 fn auto_picks_a_self_tested_simd_backend() {
-    let s = noncesweep::sha256::select(BackendChoice::Auto);
+    let s = noncesweep::hashing::sha256::select(BackendChoice::Auto);
     assert!(!s.reason.is_empty());
     let simd: Vec<Backend> = Backend::available()
         .into_iter()
@@ -723,7 +723,7 @@ fn kernel_lists() {
 #[test]
 fn engine_runs_the_chosen_configuration() {
     use std::sync::atomic::{AtomicU64, Ordering};
-    let s = noncesweep::sha256::select(BackendChoice::Fixed(Backend::Soft));
+    let s = noncesweep::hashing::sha256::select(BackendChoice::Fixed(Backend::Soft));
     assert_eq!(s.rolling, Candidate::Nonces(s.nonces));
     let config = MinerConfig::from_selection(&s, 1);
     assert!(
@@ -753,7 +753,7 @@ fn engine_runs_the_chosen_configuration() {
         let miner = Miner::start(config, tx).expect("miner");
         let mut job = engine::synthetic_job(Target::ZERO);
         if rolling {
-            job.version_mask = noncesweep::work::BIP320_MASK;
+            job.version_mask = noncesweep::hashing::work::BIP320_MASK;
         }
         miner.set_job(Some(Arc::new(job)));
         let t0 = Instant::now();
@@ -776,7 +776,7 @@ fn engine_runs_the_chosen_configuration() {
 
 /// Run `config` on `job` (whose share target nothing meets) until its lying
 /// kernel has reported 20 hits, and check that none became a share.
-fn assert_false_hits_never_become_shares(config: MinerConfig, job: noncesweep::work::Job) {
+fn assert_false_hits_never_become_shares(config: MinerConfig, job: noncesweep::hashing::work::Job) {
     let (tx, rx) = std::sync::mpsc::channel();
     let miner = Miner::start(config, tx).expect("miner");
     miner.set_job(Some(Arc::new(job)));
@@ -814,7 +814,7 @@ fn engine_never_turns_a_false_version_group_hit_into_a_share() {
         ..MinerConfig::new(Backend::Soft, 2)
     };
     let mut job = engine::synthetic_job(Target::ZERO);
-    job.version_mask = noncesweep::work::BIP320_MASK;
+    job.version_mask = noncesweep::hashing::work::BIP320_MASK;
     assert!(job.has_version_groups());
     assert_false_hits_never_become_shares(config, job);
 }

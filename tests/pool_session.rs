@@ -20,12 +20,12 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use bitcoin::Target;
-use noncesweep::engine::{Miner, MinerConfig, SweepFn, SweepVersionsFn};
-use noncesweep::sha256::Backend;
-use noncesweep::stats::Stats;
-use noncesweep::stratum::session::{self, SessionConfig};
-use noncesweep::stratum::stats::ShareStats;
-use noncesweep::work::{Job, Share};
+use noncesweep::hashing::engine::{Miner, MinerConfig, SweepFn, SweepVersionsFn};
+use noncesweep::hashing::sha256::Backend;
+use noncesweep::hashing::work::{Job, Share};
+use noncesweep::report::stats::Stats;
+use noncesweep::sources::stratum::session::{self, SessionConfig};
+use noncesweep::sources::stratum::stats::ShareStats;
 use serde_json::Value;
 use testpool::{Dir, PoolConfig, TestPool};
 
@@ -321,7 +321,7 @@ fn difficulty_changed_then_a_new_job_retires_the_older_jobs() {
 /// A job over a tiny space: `size` bytes of extranonce2 from `start`, the
 /// version rolled within `mask`, every hash a share.
 fn tiny_job(name: &str, size: usize, start: u64, mask: u32) -> Job {
-    let mut job = noncesweep::engine::synthetic_job(Target::from_le_bytes([0xff; 32]));
+    let mut job = noncesweep::hashing::engine::synthetic_job(Target::from_le_bytes([0xff; 32]));
     job.id = name.to_string();
     job.extranonce2_size = size;
     job.extranonce2_start = start;

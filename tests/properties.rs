@@ -4,9 +4,9 @@
 
 use bitcoin::hashes::{sha256d, Hash};
 use bitcoin::{Amount, ScriptBuf, Target, Txid, Wtxid};
-use noncesweep::coinbase::{self, CoinbaseBuilder};
-use noncesweep::pow;
-use noncesweep::sha256::TargetWords;
+use noncesweep::hashing::coinbase::{self, CoinbaseBuilder};
+use noncesweep::hashing::pow;
+use noncesweep::hashing::sha256::TargetWords;
 use proptest::prelude::*;
 
 fn txid(seed: u64) -> Txid {

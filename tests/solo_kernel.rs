@@ -22,11 +22,11 @@ use bitcoin::{
 use bitcoinkernel::{
     ChainType, ChainstateManager, ContextBuilder, Log, Logger, ProcessBlockResult,
 };
-use noncesweep::coinbase::{self, CoinbaseBuilder};
-use noncesweep::engine::{Miner, MinerConfig};
-use noncesweep::gbt::template::{BlockTemplate, Payout, TemplateJob, TemplateTx};
-use noncesweep::sha256::{Backend, VersionWork};
-use noncesweep::work::{Share, BIP320_MASK};
+use noncesweep::hashing::coinbase::{self, CoinbaseBuilder};
+use noncesweep::hashing::engine::{Miner, MinerConfig};
+use noncesweep::hashing::sha256::{Backend, VersionWork};
+use noncesweep::hashing::work::{Share, BIP320_MASK};
+use noncesweep::sources::gbt::template::{BlockTemplate, Payout, TemplateJob, TemplateTx};
 
 /// Everything the kernel logs, to find the reason of a rejection.
 static KERNEL_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());

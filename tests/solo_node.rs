@@ -16,13 +16,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bitcoin::{Address, BlockHash};
-use noncesweep::coinbase::bip34_height_push;
-use noncesweep::engine::{chunk_nonces, Miner, MinerConfig};
-use noncesweep::gbt::pending::PendingStore;
-use noncesweep::gbt::rpc::{Auth, RpcClient};
-use noncesweep::gbt::solo::{Solo, SoloConfig, SoloEvent, SoloSummary};
-use noncesweep::gbt::template::{self, BlockTemplate, Payout, TemplateJob};
-use noncesweep::sha256::Backend;
+use noncesweep::hashing::coinbase::bip34_height_push;
+use noncesweep::hashing::engine::{chunk_nonces, Miner, MinerConfig};
+use noncesweep::hashing::sha256::Backend;
+use noncesweep::sources::gbt::pending::PendingStore;
+use noncesweep::sources::gbt::rpc::{Auth, RpcClient};
+use noncesweep::sources::gbt::solo::{Solo, SoloConfig, SoloEvent, SoloSummary};
+use noncesweep::sources::gbt::template::{self, BlockTemplate, Payout, TemplateJob};
 use serde_json::json;
 use solo_node::*;
 
@@ -89,7 +89,7 @@ fn fresh_chain_mined_from_height_1_by_solo_alone() {
     assert!(stdout.contains("summary: 20 block(s) accepted"), "{stdout}");
     // Confirmations are followed: the first blocks are 6 deep by the end.
     assert!(stdout.contains("has 6 confirmations"), "{stdout}");
-    let mask = noncesweep::work::BIP320_MASK;
+    let mask = noncesweep::hashing::work::BIP320_MASK;
     let mut rolled = 0;
     for height in 1..=20u64 {
         let block = block_at(&node, height);
@@ -299,13 +299,13 @@ fn start_solo_at(
     let s = Arc::clone(&stop);
     let cfg = SoloConfig {
         address: addr.to_string(),
-        network: Some(noncesweep::gbt::Network::Regtest),
+        network: Some(noncesweep::sources::gbt::Network::Regtest),
         tag: b"/noncesweep-test/".to_vec(),
         max_blocks,
         poll_interval,
         state_dir: state,
         miner,
-        version_mask: noncesweep::work::BIP320_MASK,
+        version_mask: noncesweep::hashing::work::BIP320_MASK,
         longpoll: true,
         stop: Arc::new(move || s.load(Ordering::SeqCst)),
         show_progress: false,

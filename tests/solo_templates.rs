@@ -5,9 +5,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use noncesweep::coinbase;
-use noncesweep::gbt::template::{block_hex, BlockTemplate, Payout, TemplateError, TemplateJob};
-use noncesweep::header::HeaderTemplate;
+use noncesweep::hashing::coinbase;
+use noncesweep::hashing::header::HeaderTemplate;
+use noncesweep::sources::gbt::template::{
+    block_hex, BlockTemplate, Payout, TemplateError, TemplateJob,
+};
 use serde_json::Value;
 
 fn fixtures_dir() -> PathBuf {

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 use bitcoin::hashes::Hash;
 use bitcoin::{BlockHash, TxMerkleNode};
-use noncesweep::pow;
-use noncesweep::stratum::codec::{
+use noncesweep::hashing::pow;
+use noncesweep::sources::stratum::codec::{
     configure_result, Answer, ClientMessage, CodecError, LineBuffer, Notify, Pending, PendingMap,
     Reply, Request, ServerId, ServerMessage, StratumError, Submit, Subscribed, VersionRolling,
     MAX_LINE,
 };
-use noncesweep::stratum::job::{rebuild_header, submit_params, JobBook};
-use noncesweep::stratum::wire::{Difficulty, Extranonce1, Extranonce2Size, PrevHash};
+use noncesweep::sources::stratum::job::{rebuild_header, submit_params, JobBook};
+use noncesweep::sources::stratum::wire::{Difficulty, Extranonce1, Extranonce2Size, PrevHash};
 use serde_json::{json, Value};
 
 fn notify(clean: bool) -> Notify {
@@ -571,7 +571,7 @@ fn job_book_rules() {
     let v = rolled.variant(3).unwrap();
     let mut header = v.header;
     header.set_nonce(0x01020304);
-    let share = noncesweep::work::Share {
+    let share = noncesweep::hashing::work::Share {
         job_id: rolled.id.clone(),
         extranonce2: v.extranonce2.clone(),
         header,
@@ -604,7 +604,7 @@ fn rolled_mask_is_the_grant_within_the_request() {
         assert_eq!(version & !0x1fff_e000, 0x2000_0000, "variant {i}");
         // The sixth parameter is the whole version within the grant, so
         // the pool's `(job & !granted) | bits` is the header hashed.
-        let share = noncesweep::work::Share {
+        let share = noncesweep::hashing::work::Share {
             job_id: job.id.clone(),
             extranonce2: v.extranonce2.clone(),
             header: v.header,

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use noncesweep::bench::{self, BenchOptions, BenchReport, CpuInfo, SelectionInfo};
-use noncesweep::engine::LiveCounts;
-use noncesweep::sha256::{self, Backend, BackendChoice, Candidate};
-use noncesweep::stats::{SourceStatus, Stats};
+use noncesweep::hashing::engine::LiveCounts;
+use noncesweep::hashing::sha256::{self, Backend, BackendChoice, Candidate};
+use noncesweep::report::stats::{SourceStatus, Stats};
 
 use super::Common;
 
@@ -149,7 +149,10 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
     })?;
     drop(monitoring);
     if noncesweep::shutdown::requested() {
-        tracing::info!("{}", noncesweep::stats::summary_line(&stats.snapshot()));
+        tracing::info!(
+            "{}",
+            noncesweep::report::stats::summary_line(&stats.snapshot())
+        );
     }
     let report = BenchReport {
         cpu,
@@ -158,7 +161,7 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
         results,
     };
     if let Some(path) = &args.plot {
-        noncesweep::plot::write_svg(&report, path)?;
+        noncesweep::report::plot::write_svg(&report, path)?;
         if !json {
             println!("chart written to {}", path.display());
         }

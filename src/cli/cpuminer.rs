@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Result};
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Args, Command};
-use noncesweep::engine::{self, Miner, MinerConfig};
-use noncesweep::stats::{SourceStatus, Stats};
-use noncesweep::stratum::transport::PoolUrl;
+use noncesweep::hashing::engine::{self, Miner, MinerConfig};
+use noncesweep::report::stats::{SourceStatus, Stats};
+use noncesweep::sources::stratum::transport::PoolUrl;
 
 use super::monitor::{self, set_niceness};
 use super::node::NodeArgs;
@@ -511,7 +511,7 @@ fn benchmark(common: &Common, args: &CpuminerArgs, limits: &Limits) -> Result<()
     let (tx, _shares) = std::sync::mpsc::channel();
     let miner = Miner::start(MinerConfig::from_selection(&selection, threads), tx)?;
     let mut job = engine::synthetic_job(bitcoin::Target::ZERO);
-    job.version_mask = noncesweep::work::BIP320_MASK;
+    job.version_mask = noncesweep::hashing::work::BIP320_MASK;
     miner.set_job(Some(Arc::new(job)));
     let stats = Stats::new("benchmark");
     stats.set_hash_source(Arc::new(miner.hash_counts()));
@@ -566,7 +566,10 @@ fn benchmark(common: &Common, args: &CpuminerArgs, limits: &Limits) -> Result<()
     }
     drop(monitoring);
     miner.stop();
-    tracing::info!("{}", noncesweep::stats::summary_line(&stats.snapshot()));
+    tracing::info!(
+        "{}",
+        noncesweep::report::stats::summary_line(&stats.snapshot())
+    );
     limits.finish(Ok(()), args)
 }
 

@@ -8,8 +8,8 @@ use anyhow::Result;
 #[cfg(test)]
 use clap::FromArgMatches;
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use noncesweep::sha256::{Backend, BackendChoice, Selection};
-use noncesweep::stats::Stats;
+use noncesweep::hashing::sha256::{Backend, BackendChoice, Selection};
+use noncesweep::report::stats::Stats;
 
 mod bench;
 pub mod config;
@@ -99,13 +99,13 @@ impl Common {
     /// The whole configuration to mine with: backend, lane mode and
     /// kernel, chosen by calibration (logged with its reason).
     pub fn selection(&self) -> Selection {
-        noncesweep::sha256::select(self.backend)
+        noncesweep::hashing::sha256::select(self.backend)
     }
 }
 
 fn parse_backend(s: &str) -> Result<BackendChoice, String> {
     s.parse()
-        .map_err(|e: noncesweep::sha256::BackendError| e.to_string())
+        .map_err(|e: noncesweep::hashing::sha256::BackendError| e.to_string())
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use noncesweep::api::{self, ApiServer};
-use noncesweep::metrics::{MetricsServer, RunInfo};
-use noncesweep::sha256::Selection;
-use noncesweep::stats::{Reporter, Stats};
+use noncesweep::hashing::sha256::Selection;
+use noncesweep::report::api::{self, ApiServer};
+use noncesweep::report::metrics::{MetricsServer, RunInfo};
+use noncesweep::report::stats::{Reporter, Stats};
 
 #[derive(Debug, Args, Clone)]
 pub struct MonitorArgs {
@@ -169,9 +169,9 @@ impl MonitorArgs {
     /// to cores with `--cpu-affinity`.
     pub fn apply_priority(&self) -> Result<()> {
         match &self.cpu_affinity {
-            None => noncesweep::engine::pin_workers(false),
-            Some(Affinity::EachCore) => noncesweep::engine::pin_workers(true),
-            Some(Affinity::Cpus(cpus)) => noncesweep::engine::pin_workers_to(cpus.clone()),
+            None => noncesweep::hashing::engine::pin_workers(false),
+            Some(Affinity::EachCore) => noncesweep::hashing::engine::pin_workers(true),
+            Some(Affinity::Cpus(cpus)) => noncesweep::hashing::engine::pin_workers_to(cpus.clone()),
         }
         if let Some(n) = self.nice {
             set_niceness(n, "--nice")?;

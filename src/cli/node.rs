@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use noncesweep::gbt::rpc::{cookie_path, default_datadir, Auth, RpcClient};
-use noncesweep::gbt::Network;
+use noncesweep::sources::gbt::rpc::{cookie_path, default_datadir, Auth, RpcClient};
+use noncesweep::sources::gbt::Network;
 
 /// Environment variable holding the RPC password.
 pub const PASSWORD_ENV: &str = "NONCESWEEP_RPC_PASSWORD";

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use noncesweep::engine::{Miner, MinerConfig};
+use noncesweep::hashing::engine::{Miner, MinerConfig};
+use noncesweep::report::stats::{summary_line, Stats};
+use noncesweep::report::units::format_rate;
 use noncesweep::shutdown;
-use noncesweep::stats::{summary_line, Stats};
-use noncesweep::stratum::session::{self, SessionConfig};
-use noncesweep::stratum::stats::ShareStats;
-use noncesweep::stratum::transport::PoolUrl;
-use noncesweep::stratum::wire::Difficulty;
-use noncesweep::units::format_rate;
+use noncesweep::sources::stratum::session::{self, SessionConfig};
+use noncesweep::sources::stratum::stats::ShareStats;
+use noncesweep::sources::stratum::transport::PoolUrl;
+use noncesweep::sources::stratum::wire::Difficulty;
 
 use super::Common;
 
@@ -86,7 +86,7 @@ pub struct PoolArgs {
 
 fn parse_url(s: &str) -> Result<PoolUrl, String> {
     s.parse()
-        .map_err(|e: noncesweep::stratum::transport::UrlError| e.to_string())
+        .map_err(|e: noncesweep::sources::stratum::transport::UrlError| e.to_string())
 }
 
 /// `--version-mask`: hex digits (with or without `0x`), some bit set, none

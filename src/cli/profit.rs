@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use noncesweep::bench;
 use noncesweep::profit::{self, HeightSource, NodeFacts, ProfitInputs, ProfitRequest};
-use noncesweep::units::format_rate;
+use noncesweep::report::units::format_rate;
 
 use super::node::NodeArgs;
 use super::Common;

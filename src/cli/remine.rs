@@ -4,10 +4,10 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use noncesweep::header::HeaderTemplate;
-use noncesweep::progress::Progress;
+use noncesweep::hashing::header::HeaderTemplate;
 use noncesweep::remine;
-use noncesweep::units::{format_count, format_rate, parse_u32};
+use noncesweep::report::progress::Progress;
+use noncesweep::report::units::{format_count, format_rate, parse_u32};
 
 use super::Common;
 

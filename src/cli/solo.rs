@@ -1,6 +1,6 @@
 //! `noncesweep solo`: mine blocks for the user's own node over
 //! getblocktemplate/submitblock. This file turns flags into an RPC client
-//! and a [`noncesweep::gbt::solo::SoloConfig`], and prints the summary.
+//! and a [`noncesweep::sources::gbt::solo::SoloConfig`], and prints the summary.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
-use noncesweep::engine::MinerConfig;
-use noncesweep::gbt::pending::{default_state_dir, manual_command};
-use noncesweep::gbt::rpc::RpcClient;
-use noncesweep::gbt::solo::{Solo, SoloConfig, SoloSummary};
-use noncesweep::stats::{summary_line, SourceStatus, Stats};
-use noncesweep::units::format_rate;
+use noncesweep::hashing::engine::MinerConfig;
+use noncesweep::report::stats::{summary_line, SourceStatus, Stats};
+use noncesweep::report::units::format_rate;
+use noncesweep::sources::gbt::pending::{default_state_dir, manual_command};
+use noncesweep::sources::gbt::rpc::RpcClient;
+use noncesweep::sources::gbt::solo::{Solo, SoloConfig, SoloSummary};
 
 use super::node::NodeArgs;
 use super::Common;
@@ -126,7 +126,7 @@ pub fn run_with(common: &Common, args: &SoloArgs, opts: SoloOptions) -> Result<(
         version_mask: if args.no_version_rolling {
             0
         } else {
-            noncesweep::work::BIP320_MASK
+            noncesweep::hashing::work::BIP320_MASK
         },
         stop: {
             let (stop, stats) = (opts.stop, Arc::clone(&stats));
@@ -178,7 +178,10 @@ fn print_summary(s: &SoloSummary) {
     print_pending(&s.pending_dir, &s.pending);
 }
 
-fn print_pending(dir: &std::path::Path, pending: &[noncesweep::gbt::pending::PendingBlock]) {
+fn print_pending(
+    dir: &std::path::Path,
+    pending: &[noncesweep::sources::gbt::pending::PendingBlock],
+) {
     if pending.is_empty() {
         return;
     }
@@ -193,7 +196,7 @@ fn print_pending(dir: &std::path::Path, pending: &[noncesweep::gbt::pending::Pen
 }
 
 fn print_pending_from(state_dir: &std::path::Path) {
-    if let Ok(store) = noncesweep::gbt::pending::PendingStore::open(state_dir) {
+    if let Ok(store) = noncesweep::sources::gbt::pending::PendingStore::open(state_dir) {
         if let Ok(list) = store.list() {
             print_pending(store.dir(), &list);
         }

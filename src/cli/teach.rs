@@ -10,9 +10,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use noncesweep::bench;
-use noncesweep::progress::Progress;
+use noncesweep::report::progress::Progress;
+use noncesweep::report::units::parse_u32;
 use noncesweep::teach::{self, Lesson, SolutionOptions, Style};
-use noncesweep::units::parse_u32;
 use serde::Serialize;
 
 use super::Common;

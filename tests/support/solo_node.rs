@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use bitcoin::key::{CompressedPublicKey, PrivateKey};
 use bitcoin::secp256k1::{Secp256k1, SecretKey};
 use bitcoin::{Address, Network as BtcNetwork, Txid};
-use noncesweep::gbt::rpc::{Auth, RpcClient, RpcError};
+use noncesweep::sources::gbt::rpc::{Auth, RpcClient, RpcError};
 use serde_json::{json, Value};
 
 pub const RPC_USER: &str = "noncesweep-test";

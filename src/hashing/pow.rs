@@ -9,7 +9,7 @@
 use bitcoin::pow::{CompactTarget, Target, Work};
 use bitcoin::BlockHash;
 
-use crate::sha256::TargetWords;
+use crate::hashing::sha256::TargetWords;
 
 /// A difficulty that cannot be turned into a target.
 #[derive(Debug, thiserror::Error, PartialEq)]

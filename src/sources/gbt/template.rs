@@ -16,9 +16,9 @@ use bitcoin::consensus::encode::deserialize;
 use bitcoin::{Amount, Block, BlockHash, CompactTarget, ScriptBuf, Transaction, Txid, Wtxid};
 use serde_json::Value;
 
-use crate::coinbase::{self, CoinbaseBuilder, CoinbaseError, DEFAULT_EXTRANONCE_LEN};
-use crate::header::HeaderTemplate;
-use crate::work::{Job, Share};
+use crate::hashing::coinbase::{self, CoinbaseBuilder, CoinbaseError, DEFAULT_EXTRANONCE_LEN};
+use crate::hashing::header::HeaderTemplate;
+use crate::hashing::work::{Job, Share};
 
 /// The request noncesweep sends: it builds its own coinbase
 /// (`coinbasevalue`) and follows the tip (`longpoll`).
@@ -309,7 +309,7 @@ impl TemplateJob {
     }
 
     /// Let the miner roll the version bits in `mask` (BIP320's
-    /// [`crate::work::BIP320_MASK`]; 0 for none). The template's own bits
+    /// [`crate::hashing::work::BIP320_MASK`]; 0 for none). The template's own bits
     /// stay as they are in variant 0.
     pub fn with_version_mask(mut self, mask: u32) -> TemplateJob {
         Arc::make_mut(&mut self.job).version_mask = mask;

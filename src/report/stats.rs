@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::units::{format_count, format_duration, format_rate};
+use crate::report::units::{format_count, format_duration, format_rate};
 
 /// Reads the hashes done so far by each worker thread.
 pub type HashSource = Arc<dyn Fn() -> Vec<u64> + Send + Sync>;

@@ -9,9 +9,9 @@
 
 use bitcoin::{BlockHash, Target, TxMerkleNode};
 
-use crate::coinbase::{self, CoinbaseParts};
-use crate::header::HeaderTemplate;
-use crate::sha256::VERSION_LANES;
+use crate::hashing::coinbase::{self, CoinbaseParts};
+use crate::hashing::header::HeaderTemplate;
+use crate::hashing::sha256::VERSION_LANES;
 
 /// The version bits BIP320 leaves free for rolling (13..28).
 pub const BIP320_MASK: u32 = 0x1fff_e000;
@@ -150,7 +150,7 @@ impl Job {
 
     /// The block target from the job's `bits`.
     pub fn block_target(&self) -> Target {
-        crate::pow::target_from_bits(self.bits)
+        crate::hashing::pow::target_from_bits(self.bits)
     }
 }
 
@@ -217,7 +217,7 @@ mod tests {
 
     #[test]
     fn version_groups_are_the_variants_in_order() {
-        let mut job = crate::engine::synthetic_job(Target::MAX_ATTAINABLE_REGTEST);
+        let mut job = crate::hashing::engine::synthetic_job(Target::MAX_ATTAINABLE_REGTEST);
         job.extranonce2_size = 1;
         job.extranonce2_start = 254;
         for mask in [BIP320_MASK, 0x0000_3e00, 0x1f00_0000] {

@@ -10,8 +10,8 @@ use bitcoin::consensus::encode::serialize;
 use bitcoin::hashes::Hash;
 use bitcoin::{BlockHash, CompactTarget, Target, TxMerkleNode};
 
-use crate::pow;
-use crate::sha256::{self, TargetWords, WorkUnit};
+use crate::hashing::pow;
+use crate::hashing::sha256::{self, TargetWords, WorkUnit};
 
 /// Byte offsets of the header fields.
 pub mod offset {

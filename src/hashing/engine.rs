@@ -21,12 +21,12 @@ use std::time::{Duration, Instant};
 use bitcoin::Target;
 use rayon::prelude::*;
 
-use crate::header::HeaderTemplate;
-use crate::pow;
-use crate::sha256::{
+use crate::hashing::header::HeaderTemplate;
+use crate::hashing::pow;
+use crate::hashing::sha256::{
     Backend, Candidate, NonceKernel, Selection, VersionWork, WorkUnit, VERSION_LANES,
 };
-use crate::work::{Job, Share, Variant, BIP320_MASK};
+use crate::hashing::work::{Job, Share, Variant, BIP320_MASK};
 
 /// A failure to set up the engine.
 #[derive(Debug, thiserror::Error)]
@@ -678,7 +678,7 @@ pub fn synthetic_job(share_target: Target) -> Job {
         prev_hash: bitcoin::BlockHash::from_raw_hash(sha256d::Hash::hash(
             b"noncesweep synthetic prev",
         )),
-        coinbase: crate::coinbase::CoinbaseParts {
+        coinbase: crate::hashing::coinbase::CoinbaseParts {
             coinb1: b"noncesweep synthetic coinbase, part one".to_vec(),
             coinb2: b"part two".to_vec(),
         },

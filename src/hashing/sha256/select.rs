@@ -26,8 +26,8 @@ use super::{
     soft, Backend, BackendChoice, LaneMode, NonceKernel, TargetWords, VersionKernel, VersionWork,
     WorkUnit, VERSION_LANES,
 };
-use crate::header::HeaderTemplate;
-use crate::pow;
+use crate::hashing::header::HeaderTemplate;
+use crate::hashing::pow;
 
 /// The time calibration may spend measuring, all candidates together.
 pub const CALIBRATION_BUDGET: Duration = Duration::from_millis(200);
@@ -119,7 +119,7 @@ impl Selection {
     pub fn rates_line(&self) -> String {
         self.rates
             .iter()
-            .map(|(c, r)| format!("{} {}", c.name(), crate::units::format_rate(*r)))
+            .map(|(c, r)| format!("{} {}", c.name(), crate::report::units::format_rate(*r)))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -357,7 +357,7 @@ pub fn calibrate(candidates: &[Candidate], slices: u32, slice: Duration) -> Vec<
     let mut nonce = 0u32;
     for _ in 0..slices {
         for (i, c) in candidates.iter().enumerate() {
-            let chunk = crate::engine::chunk_nonces(c.backend());
+            let chunk = crate::hashing::engine::chunk_nonces(c.backend());
             let t0 = Instant::now();
             let mut done = 0u64;
             while done == 0 || t0.elapsed() < slice {

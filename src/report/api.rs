@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ipnet::IpNet;
 use serde_json::{json, Map, Value};
 
-use crate::stats::{Snapshot, Stats};
+use crate::report::stats::{Snapshot, Stats};
 
 /// Largest request accepted, in bytes.
 pub const MAX_REQUEST: usize = 4096;

@@ -34,9 +34,9 @@ use super::job::JobBook;
 use super::stats::{update, SharedStats};
 use super::transport::{redirect_allowed, Connection, PoolUrl, TlsSettings};
 use super::wire::Difficulty;
-use crate::engine::Miner;
-use crate::stats::{SourceStatus, Stats};
-use crate::work::{Job, Share};
+use crate::hashing::engine::Miner;
+use crate::hashing::work::{Job, Share};
+use crate::report::stats::{SourceStatus, Stats};
 
 /// The version bits noncesweep asks to roll by default (BIP320's range).
 /// The bits rolled are the pool's answer within the request.
@@ -806,7 +806,7 @@ impl Client<'_> {
                         let pool_diff = self
                             .book
                             .entry(&share_job)
-                            .map(|e| crate::pow::target_difficulty(e.job.share_target))
+                            .map(|e| crate::hashing::pow::target_difficulty(e.job.share_target))
                             .unwrap_or(diff);
                         let (accepted, answered) = update(&self.stats, |st| {
                             st.accepted += 1;
@@ -824,7 +824,7 @@ impl Client<'_> {
                             latency_ms = format!("{ms:.1}"),
                             "accepted: {accepted}/{answered} ({:.2}%), share difficulty {}{}",
                             100.0 * accepted as f64 / answered.max(1) as f64,
-                            crate::units::format_count(diff),
+                            crate::report::units::format_count(diff),
                             if is_block { ", and it is a BLOCK" } else { "" }
                         );
                     }

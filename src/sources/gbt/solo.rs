@@ -6,7 +6,7 @@
 //! - a poller thread fetches a fresh template every `poll_interval` (new
 //!   transactions and fees) and at once after one of our blocks is accepted;
 //! - the engine's workers mine the current job; the extranonce is rolled by
-//!   the engine ([`crate::work::Job::variant`]) when a nonce range runs out;
+//!   the engine ([`crate::hashing::work::Job::variant`]) when a nonce range runs out;
 //! - this loop switches jobs ([`Miner::set_job`]), turns a found block into
 //!   a pending file, submits it, and follows its confirmations.
 //!
@@ -29,10 +29,10 @@ use super::pending::{PendingBlock, PendingStore};
 use super::rpc::{RpcClient, RpcError};
 use super::template::{self, BlockTemplate, Payout, TemplateError, TemplateJob};
 use super::{payout_script, Network};
-use crate::engine::{Miner, MinerConfig};
-use crate::progress::Progress;
-use crate::stats::Stats;
-use crate::work::Share;
+use crate::hashing::engine::{Miner, MinerConfig};
+use crate::hashing::work::Share;
+use crate::report::progress::Progress;
+use crate::report::stats::Stats;
 
 /// Everything the solo loop needs besides the node.
 pub struct SoloConfig {
@@ -619,7 +619,9 @@ impl Solo {
                     miner.set_job(Some(Arc::clone(&job.job)));
                     self.summary.templates += 1;
                     if let Some(stats) = &self.cfg.stats {
-                        stats.set_difficulty(crate::pow::target_difficulty(job.job.share_target));
+                        stats.set_difficulty(crate::hashing::pow::target_difficulty(
+                            job.job.share_target,
+                        ));
                     }
                     if tip_changed {
                         tracing::debug!(

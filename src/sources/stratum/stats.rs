@@ -41,7 +41,7 @@ pub struct ShareStats {
     pub pool: Option<String>,
     pub difficulty: f64,
     /// Each `-o` pool's state and counts, in list order.
-    pub per_pool: Vec<crate::stats::SourceStatus>,
+    pub per_pool: Vec<crate::report::stats::SourceStatus>,
 }
 
 impl ShareStats {

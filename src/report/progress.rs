@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::units::{format_count, format_duration, format_rate};
+use crate::report::units::{format_count, format_duration, format_rate};
 
 static JSON_LOGS: AtomicBool = AtomicBool::new(false);
 

@@ -25,10 +25,10 @@ use std::sync::Arc;
 use bitcoin::Target;
 
 use super::codec::{Notify, Submit};
-use crate::coinbase::{self, CoinbaseParts};
-use crate::header::HeaderTemplate;
-use crate::pow;
-use crate::work::{deposit_bits, Job, Share};
+use crate::hashing::coinbase::{self, CoinbaseParts};
+use crate::hashing::header::HeaderTemplate;
+use crate::hashing::pow;
+use crate::hashing::work::{deposit_bits, Job, Share};
 
 /// How many jobs are kept valid at most (pools keep a few minutes' worth).
 pub const MAX_JOBS: usize = 32;
@@ -74,7 +74,7 @@ impl Default for JobBook {
 impl JobBook {
     /// A book for a miner that asks to roll BIP320's bits.
     pub fn new() -> Self {
-        JobBook::with_requested_mask(crate::work::BIP320_MASK)
+        JobBook::with_requested_mask(crate::hashing::work::BIP320_MASK)
     }
 
     /// A book for a miner that asks to roll `requested` (`--version-mask`).

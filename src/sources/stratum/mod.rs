@@ -4,8 +4,8 @@
 //!   big-endian hex integers, bounded extranonces, difficulty);
 //! - [`codec`]: typed messages and their JSON lines, line framing with a
 //!   cap, and the pending-id map that gives replies their meaning (no I/O);
-//! - [`job`]: notify + session state into an engine [`crate::work::Job`],
-//!   and a [`crate::work::Share`] into `mining.submit`;
+//! - [`job`]: notify + session state into an engine [`crate::hashing::work::Job`],
+//!   and a [`crate::hashing::work::Share`] into `mining.submit`;
 //! - [`transport`]: pool URLs, TCP and TLS (`rustls`);
 //! - [`session`]: the client thread: handshake, reconnect with backoff,
 //!   failover, share accounting;

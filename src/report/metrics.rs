@@ -18,8 +18,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::api::{ApiError, Served};
-use crate::stats::Stats;
+use crate::report::api::{ApiError, Served};
+use crate::report::stats::Stats;
 
 /// Longest request head read, in bytes.
 const MAX_REQUEST: usize = 8192;
@@ -296,7 +296,7 @@ mod tests {
         stats.record_reject("low difficulty");
         stats.record_reject("low difficulty");
         stats.record_reject("job not found");
-        stats.set_sources(vec![crate::stats::SourceStatus {
+        stats.set_sources(vec![crate::report::stats::SourceStatus {
             url: "stratum+tcp://127.0.0.1:3333".into(),
             kind: "stratum".into(),
             status: "Alive".into(),

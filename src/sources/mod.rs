@@ -1,0 +1,8 @@
+//! Work sources: what turns outside data into [`Job`](crate::hashing::work::Job)s
+//! for the engine and takes its [`Share`](crate::hashing::work::Share)s back.
+//!
+//! - [`gbt`]: solo mining against a node (getblocktemplate, submitblock);
+//! - [`stratum`]: pool mining over Stratum v1.
+
+pub mod gbt;
+pub mod stratum;
