@@ -686,6 +686,7 @@ pub fn synthetic_job(share_target: Target) -> Job {
         extranonce2_size: 8,
         extranonce2_start: 0,
         merkle_branch: vec![],
+        merkle_root: None,
         time: 1_700_000_000,
         bits: 0x1d00ffff,
         share_target,

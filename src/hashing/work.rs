@@ -32,6 +32,10 @@ pub struct Job {
     /// The first extranonce2 value to use (as a little-endian counter).
     pub extranonce2_start: u64,
     pub merkle_branch: Vec<TxMerkleNode>,
+    /// A merkle root fixed by the source (Stratum V2 standard channels,
+    /// header-only mining): the coinbase, extranonces and branch are then
+    /// not used, and only the version and nonce move.
+    pub merkle_root: Option<TxMerkleNode>,
     pub time: u32,
     pub bits: u32,
     /// What counts as a share (the block target for solo mining).
@@ -102,8 +106,13 @@ impl Job {
         let mut extranonce2 = vec![0u8; self.extranonce2_size];
         let n = self.extranonce2_size.min(8);
         extranonce2[..n].copy_from_slice(&en2.to_le_bytes()[..n]);
-        let txid = self.coinbase.txid(&self.extranonce1, &extranonce2);
-        let root = coinbase::merkle_root(txid, &self.merkle_branch);
+        let root = match self.merkle_root {
+            Some(root) => root,
+            None => coinbase::merkle_root(
+                self.coinbase.txid(&self.extranonce1, &extranonce2),
+                &self.merkle_branch,
+            ),
+        };
         let mut header =
             HeaderTemplate::new(self.version, self.prev_hash, root, self.time, self.bits, 0);
         if self.version_mask != 0 {
@@ -197,6 +206,7 @@ mod tests {
             extranonce2_size: 1,
             extranonce2_start: 254,
             merkle_branch: vec![],
+            merkle_root: None,
             time: 0,
             bits: 0x207fffff,
             share_target: Target::MAX_ATTAINABLE_REGTEST,

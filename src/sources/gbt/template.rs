@@ -289,6 +289,7 @@ impl TemplateJob {
             extranonce2_size: DEFAULT_EXTRANONCE_LEN,
             extranonce2_start: 0,
             merkle_branch: coinbase::merkle_branch(&txids),
+            merkle_root: None,
             time: template.curtime,
             bits: template.bits.to_consensus(),
             share_target: template.bits.into(),

@@ -214,6 +214,7 @@ impl JobBook {
             extranonce2_size: self.extranonce2_size,
             extranonce2_start: extranonce2_start(self.seq, self.extranonce2_size),
             merkle_branch: n.merkle_branch.clone(),
+            merkle_root: None,
             time: n.ntime,
             bits: n.nbits,
             share_target: self.share_target,
@@ -287,7 +288,7 @@ fn seeded_version(version: u32, mask: u32, seq: u64) -> u32 {
 /// wraps ([`Job::extranonce2_at`]), so every value of the space is used
 /// once wherever it starts; with 3 bytes or more, jobs start 2^20 values
 /// apart, far more than a CPU uses.
-fn extranonce2_start(seq: u64, size: usize) -> u64 {
+pub(crate) fn extranonce2_start(seq: u64, size: usize) -> u64 {
     let bits = 8 * size.min(8) as u32;
     let max = if bits >= 64 {
         u64::MAX

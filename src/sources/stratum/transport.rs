@@ -321,10 +321,15 @@ impl Connection {
 
     /// Write one whole line.
     pub fn write_line(&mut self, line: &str) -> io::Result<()> {
+        self.write_bytes(line.as_bytes())
+    }
+
+    /// Write all of `bytes` (a line, or a Stratum V2 frame).
+    pub fn write_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
         match self {
-            Connection::Plain(s) => s.write_all(line.as_bytes()),
+            Connection::Plain(s) => s.write_all(bytes),
             Connection::Tls(s) => {
-                s.write_all(line.as_bytes())?;
+                s.write_all(bytes)?;
                 s.flush()
             }
         }
