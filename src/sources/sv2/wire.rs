@@ -22,7 +22,7 @@ use stratum_core::codec_sv2::{
 use stratum_core::common_messages_sv2::{Protocol, SetupConnection};
 use stratum_core::mining_sv2::{
     OpenExtendedMiningChannel, OpenStandardMiningChannel, SubmitSharesExtended,
-    SubmitSharesStandard, UpdateChannel,
+    SubmitSharesStandard,
 };
 use stratum_core::noise_sv2::{self, Initiator, INITIATOR_EXPECTED_HANDSHAKE_MESSAGE_SIZE};
 use stratum_core::parsers_sv2::{AnyMessage, CommonMessages, Mining};
@@ -203,10 +203,6 @@ pub enum ToPool {
         ntime: u32,
         version: u32,
     },
-    UpdateChannel {
-        channel_id: u32,
-        hash_rate: f32,
-    },
 }
 
 /// Take the first `max` bytes of a string for a `Str0255` field.
@@ -302,14 +298,6 @@ impl ToPool {
                 nonce: *nonce,
                 ntime: *ntime,
                 version: *version,
-            })),
-            ToPool::UpdateChannel {
-                channel_id,
-                hash_rate,
-            } => AnyMessage::Mining(Mining::UpdateChannel(UpdateChannel {
-                channel_id: *channel_id,
-                nominal_hash_rate: *hash_rate,
-                maximum_target: max_target,
             })),
         };
         Ok(f(msg))
