@@ -8,6 +8,7 @@
 #   scripts/sv2-pool.sh stop-pool [DIR]     stop only the pool
 #   scripts/sv2-pool.sh start-pool [DIR]    start the pool again (same port and key)
 #   scripts/sv2-pool.sh restart-pool [DIR]  stop-pool, then start-pool
+#   scripts/sv2-pool.sh kill-pool [DIR]     SIGKILL the pool (no goodbye)
 #   scripts/sv2-pool.sh cli DIR ARGS...     bitcoin-cli against DIR's node
 #
 # DIR defaults to $NONCESWEEP_SV2_DIR, else .cache/sv2-run/default in the
@@ -52,7 +53,7 @@ die() {
 say() { echo "sv2-pool.sh: $*" >&2; }
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -72,9 +73,12 @@ envfile="$dir/sv2-pool.env"
 core_dir="$dir/core"
 pool_cfg="$dir/pool.toml"
 pool_log="$dir/pool.log"
-pool_out="$dir/pool.stdout"
+pool_err="$dir/pool.stderr"
 pool_pidfile="$dir/pool.pid"
 core_pidfile="$dir/core.pid"
+# The pool's log line that says it has work to hand out: the node's
+# SetNewPrevHash, which comes after the first NewTemplate.
+template_marker="Received: SetNewPrevHash"
 
 core_bin="${NONCESWEEP_CORE_BIN:-$repo/.cache/bitcoin-core/bin}"
 pool_bin="${NONCESWEEP_POOL_SV2:-$repo/.cache/pool_sv2/bin/pool_sv2}"
@@ -288,7 +292,6 @@ EOF
 start_pool() {
   need_pool
   local port i lines
-  pid_alive "$pool_pidfile" && die "the pool in $dir is already running (pid $(cat "$pool_pidfile"))"
   pid_alive "$core_pidfile" || die "the node in $dir is not running: use 'sv2-pool.sh start'"
   port="$(env_get SV2_POOL_PORT)"
   port_listens "$port" && die "something else listens on the pool's port $port"
@@ -297,11 +300,13 @@ start_pool() {
   touch "$pool_log"
   lines="$(wc -l <"$pool_log")"
   say "starting pool_sv2 on 127.0.0.1:$port (log $pool_log)"
-  "$pool_bin" -c "$pool_cfg" -f "$pool_log" </dev/null >"$pool_out" 2>&1 &
+  # Its stdout repeats the log file; stderr has what comes before logging
+  # (config errors) and panics.
+  "$pool_bin" -c "$pool_cfg" -f "$pool_log" </dev/null >/dev/null 2>"$pool_err" &
   echo $! >"$pool_pidfile"
   for ((i = 0; i < 600; i++)); do
     pid_alive "$pool_pidfile" || {
-      tail -n 20 "$pool_out" >&2 || true
+      tail -n 20 "$pool_err" "$pool_log" >&2 || true
       die "pool_sv2 exited during startup (log: $pool_log)"
     }
     if port_listens "$port" && tail -n +"$((lines + 1))" "$pool_log" | grep -q "$template_marker"; then
@@ -315,14 +320,20 @@ start_pool() {
   die "pool_sv2 did not listen on $port with a template from the node within 60s (log: $pool_log)"
 }
 
-# The pool's log line that says a template from the node reached it.
-template_marker="TEMPLATE_MARKER_UNSET"
-
 stop_pool() {
   if pid_alive "$pool_pidfile"; then
     say "stopping pool_sv2 (pid $(cat "$pool_pidfile"))"
     kill -INT "$(cat "$pool_pidfile")" 2>/dev/null || true
     wait_exit_or_kill "$pool_pidfile" 15 pool_sv2
+  fi
+  rm -f "$pool_pidfile"
+}
+
+kill_pool() {
+  if pid_alive "$pool_pidfile"; then
+    say "killing pool_sv2 (pid $(cat "$pool_pidfile"))"
+    kill -KILL "$(cat "$pool_pidfile")" 2>/dev/null || true
+    wait_exit_or_kill "$pool_pidfile" 5 pool_sv2
   fi
   rm -f "$pool_pidfile"
 }
@@ -336,6 +347,17 @@ stop_core() {
   rm -f "$core_pidfile"
 }
 
+# On a failed start, stop what it started: nothing is left running.
+undo_on_failure() {
+  local rc=$?
+  if [ "$rc" -ne 0 ]; then
+    say "start failed: stopping what it started"
+    stop_pool
+    [ "$1" = pool ] || stop_core
+  fi
+  exit "$rc"
+}
+
 case "$cmd" in
 start)
   need_core
@@ -345,15 +367,16 @@ start)
   fi
   if [ -d "$dir" ] && [ -n "$(ls -A "$dir")" ]; then
     [ -f "$envfile" ] || die "$dir is not empty and was not made by sv2-pool.sh: give an empty or new DIR"
-    rm -rf "$core_dir" "$pool_cfg" "$pool_log" "$pool_out" "$envfile" "$dir/core.stdout"
+    rm -rf "$core_dir" "$pool_cfg" "$pool_log" "$pool_err" "$envfile" "$dir/core.stdout"
   fi
   mkdir -p "$dir"
+  trap 'undo_on_failure all' EXIT
   start_core
-  # Blocks with recent times take the node out of initial block download,
-  # and heights past 16 give the coinbase a height push of two bytes or
-  # more; 101 also leaves a mature coinbase.
-  cli generatetodescriptor 101 "raw(51)" >/dev/null
   configure_pool
+  # Blocks with recent times take the node out of initial block download
+  # (the pool gets no template before), and heights past 16 give the
+  # coinbase a height push of two bytes or more.
+  cli generatetoaddress 101 "$(env_get SV2_POOL_PAYOUT_ADDRESS)" >/dev/null
   start_pool
   ;;
 stop)
@@ -364,11 +387,17 @@ stop-pool)
   stop_pool
   ;;
 start-pool)
+  pid_alive "$pool_pidfile" && die "the pool in $dir is already running (pid $(cat "$pool_pidfile"))"
+  trap 'undo_on_failure pool' EXIT
   start_pool
   ;;
 restart-pool)
   stop_pool
+  trap 'undo_on_failure pool' EXIT
   start_pool
+  ;;
+kill-pool)
+  kill_pool
   ;;
 cli)
   need_core
