@@ -67,7 +67,7 @@ for p in json.load(sys.stdin)["packages"]:
   cache="${NONCESWEEP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/noncesweep}"
   core="$cache/bitcoin-core-$kernel_version-ipc"
   if [ ! -x "$core/bin/bitcoind" ] || [ ! -x "$core/bin/bitcoin-cli" ] || [ ! -x "$core/bin/bitcoin-node" ]; then
-    echo "building bitcoind, bitcoin-node and bitcoin-cli from $src into $core (once per machine; BUILD_TIME on 2 cores)"
+    echo "building bitcoind, bitcoin-node and bitcoin-cli from $src into $core (once per machine; 15 to 30 minutes on 2 cores)"
     build="$core.build"
     mkdir -p "$build"
     # No GUI, tests, bench, fuzz, ZMQ or wallet: the tests fund their spends
@@ -109,7 +109,7 @@ else
   cache="${NONCESWEEP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/noncesweep}"
   pool="$cache/sv2/pool_sv2-$pool_sv2_version"
   if [ ! -x "$pool/bin/pool_sv2" ]; then
-    echo "building pool_sv2 $pool_sv2_version from crates.io into $pool (once per machine; POOL_BUILD_TIME on 2 cores)"
+    echo "building pool_sv2 $pool_sv2_version from crates.io into $pool (once per machine; 10 to 25 minutes on 2 cores)"
     mkdir -p "$cache/sv2"
     cargo install pool_sv2 --version "$pool_sv2_version" --locked --root "$pool.partial" \
       >"$pool.log" 2>&1 || { tail -n 40 "$pool.log" >&2; exit 1; }
