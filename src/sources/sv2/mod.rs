@@ -12,5 +12,6 @@
 //! `docs/pool-mining.md` explains what differs from Stratum v1.
 
 pub mod channel;
+pub mod session;
 pub mod url;
 pub mod wire;
