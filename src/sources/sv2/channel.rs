@@ -110,6 +110,9 @@ static SERIAL: AtomicU64 = AtomicU64::new(1);
 /// The state of one open channel.
 pub struct Channel {
     pub id: u32,
+    /// The group the pool put the channel in: jobs and new tips sent to
+    /// the group are this channel's too.
+    pub group: u32,
     pub kind: Kind,
     serial: u64,
     extranonce_prefix: Vec<u8>,
@@ -135,30 +138,43 @@ impl Channel {
     /// A channel from the pool's `Open*MiningChannelSuccess`; `mask` is the
     /// version bits to roll where jobs allow it (0: never).
     pub fn opened(msg: &FromPool, mask: u32) -> Option<Channel> {
-        let (id, kind, target, prefix, size) = match msg {
+        let (id, group, kind, target, prefix, size) = match msg {
             FromPool::ExtendedOpened {
                 channel_id,
                 target,
                 extranonce_size,
                 extranonce_prefix,
+                group_channel_id,
                 ..
             } => (
                 *channel_id,
+                *group_channel_id,
                 Kind::Extended,
                 target,
                 extranonce_prefix,
                 *extranonce_size as usize,
             ),
+            // A standard channel's extranonce is all the pool's: jobs sent
+            // to its group are finished with the prefix alone.
             FromPool::StandardOpened {
                 channel_id,
                 target,
                 extranonce_prefix,
+                group_channel_id,
                 ..
-            } => (*channel_id, Kind::Standard, target, extranonce_prefix, 0),
+            } => (
+                *channel_id,
+                *group_channel_id,
+                Kind::Standard,
+                target,
+                extranonce_prefix,
+                0,
+            ),
             _ => return None,
         };
         Some(Channel {
             id,
+            group,
             kind,
             serial: SERIAL.fetch_add(1, Ordering::Relaxed),
             extranonce_prefix: prefix.clone(),
@@ -179,6 +195,12 @@ impl Channel {
         self.target
     }
 
+    /// Whether a message to `channel_id` is for this channel (its own id,
+    /// or its group's).
+    pub fn accepts(&self, channel_id: u32) -> bool {
+        channel_id == self.id || channel_id == self.group
+    }
+
     pub fn extranonce_prefix(&self) -> &[u8] {
         &self.extranonce_prefix
     }
@@ -197,8 +219,8 @@ impl Channel {
     /// job waits for its `SetNewPrevHash`.
     pub fn on_job(&mut self, msg: &FromPool) -> Option<Arc<Job>> {
         let spec = match msg {
-            FromPool::ExtendedJob(j) if j.channel_id == self.id => Spec::Extended(j.clone()),
-            FromPool::StandardJob(j) if j.channel_id == self.id => Spec::Standard(j.clone()),
+            FromPool::ExtendedJob(j) if self.accepts(j.channel_id) => Spec::Extended(j.clone()),
+            FromPool::StandardJob(j) if self.accepts(j.channel_id) => Spec::Standard(j.clone()),
             _ => return None,
         };
         let id = spec.job_id();
@@ -445,6 +467,7 @@ mod tests {
             target: [0xff; 32],
             extranonce_size: 4,
             extranonce_prefix: vec![0xaa, 0xbb],
+            group_channel_id: 1,
         }
     }
 
@@ -567,6 +590,7 @@ mod tests {
             channel_id: 3,
             target: [0xff; 32],
             extranonce_prefix: vec![1; 8],
+            group_channel_id: 1,
         };
         let mut ch = Channel::opened(&opened, BIP320_MASK).unwrap();
         assert_eq!(ch.kind, Kind::Standard);
@@ -593,6 +617,34 @@ mod tests {
             ch.submit(share_of(&job)).unwrap(),
             ToPool::SubmitStandard { job_id: 4, .. }
         ));
+    }
+
+    #[test]
+    fn jobs_sent_to_the_group_are_the_channel_s_and_a_standard_channel_finishes_them_with_its_prefix(
+    ) {
+        let opened = FromPool::StandardOpened {
+            request_id: 1,
+            channel_id: 3,
+            target: [0xff; 32],
+            extranonce_prefix: vec![7; 8],
+            group_channel_id: 1,
+        };
+        let mut ch = Channel::opened(&opened, BIP320_MASK).unwrap();
+        // ext_job addresses channel 7: neither the channel nor its group.
+        assert_eq!(ch.on_job(&ext_job(1, None, true)), None);
+        assert!(ch.specs.is_empty());
+        let mut to_group = ext_job(2, None, true);
+        if let FromPool::ExtendedJob(j) = &mut to_group {
+            j.channel_id = 1;
+        }
+        ch.on_job(&to_group);
+        let job = ch.on_prev_hash(2, [9; 32], 100, 0x207f_ffff).unwrap();
+        assert_eq!(job.extranonce1, vec![7; 8]);
+        assert_eq!(job.extranonce2_size, 0);
+        let v = job.variant(0).unwrap();
+        let txid = job.coinbase.txid(&[7; 8], &[]);
+        let root = crate::hashing::coinbase::merkle_root(txid, &job.merkle_branch);
+        assert_eq!(v.header.header.merkle_root, root);
     }
 
     #[test]

@@ -431,26 +431,44 @@ impl Session<'_> {
     fn on_message(&mut self, ctx: &mut SessionContext<'_, '_>, msg: FromPool) -> Option<End> {
         let index = ctx_index(ctx);
         let id = self.channel().id;
+        let ours = |ch: &Channel, channel_id: u32| ch.accepts(channel_id);
+        let ch_ref = self.channel.as_ref().expect("drive runs only on an open channel");
+        let for_us = match &msg {
+            FromPool::ExtendedJob(j) => ours(ch_ref, j.channel_id),
+            FromPool::StandardJob(j) => ours(ch_ref, j.channel_id),
+            FromPool::NewPrevHash { channel_id, .. }
+            | FromPool::SetTarget { channel_id, .. }
+            | FromPool::SetExtranoncePrefix { channel_id, .. }
+            | FromPool::CloseChannel { channel_id, .. } => ours(ch_ref, *channel_id),
+            FromPool::SubmitSuccess { channel_id, .. } | FromPool::SubmitError { channel_id, .. } => {
+                *channel_id == id
+            }
+            _ => true,
+        };
+        if !for_us {
+            tracing::debug!(message = ?msg, "message for another channel: ignored");
+            return None;
+        }
         match msg {
-            FromPool::ExtendedJob(ref j) if j.channel_id == id => {
+            FromPool::ExtendedJob(_) => {
                 if let Some(job) = self.channel().on_job(&msg) {
                     tracing::debug!(job = %job.id, "new job");
                     self.mine(ctx, job, false);
                 }
             }
-            FromPool::StandardJob(ref j) if j.channel_id == id => {
+            FromPool::StandardJob(_) => {
                 if let Some(job) = self.channel().on_job(&msg) {
                     tracing::debug!(job = %job.id, "new job");
                     self.mine(ctx, job, false);
                 }
             }
             FromPool::NewPrevHash {
-                channel_id,
+                channel_id: _,
                 job_id,
                 prev_hash,
                 min_ntime,
                 nbits,
-            } if channel_id == id => {
+            } => {
                 match self
                     .channel()
                     .on_prev_hash(job_id, prev_hash, min_ntime, nbits)
@@ -466,7 +484,7 @@ impl Session<'_> {
                     }
                 }
             }
-            FromPool::SetTarget { channel_id, target } if channel_id == id => {
+            FromPool::SetTarget { target, .. } => {
                 let current = self.channel().on_target(target);
                 let difficulty = target_difficulty(self.channel().target());
                 tracing::info!(difficulty = format!("{difficulty:.4}"), "new share target");
@@ -476,19 +494,19 @@ impl Session<'_> {
                 }
             }
             FromPool::SetExtranoncePrefix {
-                channel_id,
+                channel_id: _,
                 extranonce_prefix,
-            } if channel_id == id => {
+            } => {
                 tracing::info!(prefix = %hex::encode(&extranonce_prefix), "new extranonce prefix");
                 if let Some(job) = self.channel().on_extranonce_prefix(extranonce_prefix) {
                     self.mine(ctx, job, false);
                 }
             }
             FromPool::SubmitSuccess {
-                channel_id,
+                channel_id: _,
                 last_sequence_number,
                 accepted_count,
-            } if channel_id == id => {
+            } => {
                 let outcomes = self.channel().on_success(last_sequence_number);
                 if outcomes.len() != accepted_count as usize {
                     tracing::debug!(
@@ -503,10 +521,10 @@ impl Session<'_> {
                 }
             }
             FromPool::SubmitError {
-                channel_id,
+                channel_id: _,
                 sequence_number,
                 code,
-            } if channel_id == id => {
+            } => {
                 let difficulty = target_difficulty(self.channel().target());
                 match self.channel().on_error(sequence_number, &code) {
                     Some(o) => record(ctx, index, o, difficulty),
@@ -516,7 +534,7 @@ impl Session<'_> {
                     }
                 }
             }
-            FromPool::CloseChannel { channel_id, reason } if channel_id == id => {
+            FromPool::CloseChannel { reason, .. } => {
                 return Some(End::Lost(format!("the pool closed the channel: {reason}")));
             }
             FromPool::Reconnect { host, port } => {

@@ -86,12 +86,14 @@ pub enum FromPool {
         target: [u8; 32],
         extranonce_size: u16,
         extranonce_prefix: Vec<u8>,
+        group_channel_id: u32,
     },
     StandardOpened {
         request_id: u32,
         channel_id: u32,
         target: [u8; 32],
         extranonce_prefix: Vec<u8>,
+        group_channel_id: u32,
     },
     OpenError {
         request_id: u32,
@@ -344,6 +346,7 @@ impl FromPool {
                     target: u256(&s.target),
                     extranonce_size: s.extranonce_size,
                     extranonce_prefix: s.extranonce_prefix.as_bytes().to_vec(),
+                    group_channel_id: s.group_channel_id,
                 }
             }
             AnyMessage::Mining(M::OpenStandardMiningChannelSuccess(s)) => {
@@ -352,6 +355,7 @@ impl FromPool {
                     channel_id: s.channel_id,
                     target: u256(&s.target),
                     extranonce_prefix: s.extranonce_prefix.as_bytes().to_vec(),
+                    group_channel_id: s.group_channel_id,
                 }
             }
             AnyMessage::Mining(M::OpenMiningChannelError(e)) => FromPool::OpenError {
