@@ -24,8 +24,8 @@ use noncesweep::hashing::engine::{Miner, MinerConfig, SweepFn, SweepVersionsFn};
 use noncesweep::hashing::sha256::Backend;
 use noncesweep::hashing::work::{Job, Share};
 use noncesweep::report::stats::Stats;
+use noncesweep::sources::accounting::ShareStats;
 use noncesweep::sources::stratum::session::{self, SessionConfig};
-use noncesweep::sources::stratum::stats::ShareStats;
 use serde_json::Value;
 use testpool::{Dir, PoolConfig, TestPool};
 

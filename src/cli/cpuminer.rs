@@ -15,7 +15,7 @@ use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Args, Command};
 use noncesweep::hashing::engine::{self, Miner, MinerConfig};
 use noncesweep::report::stats::{SourceStatus, Stats};
-use noncesweep::sources::stratum::transport::PoolUrl;
+use noncesweep::sources::pool::PoolUrl;
 
 use super::monitor::{self, set_niceness};
 use super::node::NodeArgs;

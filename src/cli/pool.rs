@@ -11,9 +11,9 @@ use noncesweep::hashing::engine::{Miner, MinerConfig};
 use noncesweep::report::stats::{summary_line, Stats};
 use noncesweep::report::units::format_rate;
 use noncesweep::shutdown;
+use noncesweep::sources::accounting::ShareStats;
+use noncesweep::sources::pool::{PoolUrl, UrlError};
 use noncesweep::sources::stratum::session::{self, SessionConfig};
-use noncesweep::sources::stratum::stats::ShareStats;
-use noncesweep::sources::stratum::transport::PoolUrl;
 use noncesweep::sources::stratum::wire::Difficulty;
 
 use super::Common;
@@ -85,8 +85,7 @@ pub struct PoolArgs {
 }
 
 fn parse_url(s: &str) -> Result<PoolUrl, String> {
-    s.parse()
-        .map_err(|e: noncesweep::sources::stratum::transport::UrlError| e.to_string())
+    s.parse().map_err(|e: UrlError| e.to_string())
 }
 
 /// `--version-mask`: hex digits (with or without `0x`), some bit set, none
@@ -141,11 +140,11 @@ pub fn run_with(common: &Common, args: &PoolArgs, stop: super::StopFn) -> Result
         cfg.version_mask = mask;
     }
     cfg.tls_insecure = args.tls_insecure;
-    cfg.max_shares = args.max_shares;
-    cfg.idle_timeout = Duration::from_secs(args.timeout.max(1));
-    cfg.backoff_max = seconds("retry-max", args.retry_max)?.max(cfg.backoff_min);
-    cfg.failback_interval = seconds("failback", args.failback)?;
-    cfg.offline_grace = seconds("offline-grace", args.offline_grace)?;
+    cfg.pool.max_shares = args.max_shares;
+    cfg.pool.idle_timeout = Duration::from_secs(args.timeout.max(1));
+    cfg.pool.backoff_max = seconds("retry-max", args.retry_max)?.max(cfg.pool.backoff_min);
+    cfg.pool.failback_interval = seconds("failback", args.failback)?;
+    cfg.pool.offline_grace = seconds("offline-grace", args.offline_grace)?;
     cfg.allow_reconnect_to = args
         .allow_reconnect_to
         .iter()

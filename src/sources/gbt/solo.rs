@@ -33,6 +33,9 @@ use crate::hashing::engine::{Miner, MinerConfig};
 use crate::hashing::work::Share;
 use crate::report::progress::Progress;
 use crate::report::stats::Stats;
+use crate::sources::accounting::{self, update, SharedStats};
+use crate::sources::backoff::{sleep_unless, Backoff};
+use crate::sources::WorkSource;
 
 /// Everything the solo loop needs besides the node.
 pub struct SoloConfig {
@@ -167,22 +170,16 @@ fn to_event(r: Result<Value, RpcError>) -> Event {
     }
 }
 
-/// Backoff for retries: 0.5 s doubling to 10 s.
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(500u64.saturating_mul(1u64 << attempt.min(5)).min(10_000))
-}
+/// Retries against the node: 0.5 s doubling to 10 s (the node is the
+/// user's own, so no jitter).
+const NODE_RETRY: Backoff = Backoff {
+    min: Duration::from_millis(500),
+    max: Duration::from_secs(10),
+    jitter: false,
+};
 
-/// Sleep `d` in small steps, returning early (`true`) when `stop` says so.
-fn sleep_unless(d: Duration, stop: &dyn Fn() -> bool) -> bool {
-    let end = Instant::now() + d;
-    while Instant::now() < end {
-        if stop() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50).min(end - Instant::now()));
-    }
-    stop()
-}
+/// How often a retry wait checks for a stop.
+const STOP_CHECK: Duration = Duration::from_millis(50);
 
 /// The solo miner.
 pub struct Solo {
@@ -191,6 +188,11 @@ pub struct Solo {
     store: PendingStore,
     summary: SoloSummary,
     outage_since: Option<Instant>,
+    /// The share accounting; its one row is the node's.
+    ledger: SharedStats,
+    /// The run's stats the accounting is mirrored into (`cfg.stats`, or
+    /// the solo loop's own when none is given).
+    report: Arc<Stats>,
 }
 
 impl Solo {
@@ -202,34 +204,38 @@ impl Solo {
             pending_dir: store.dir().to_path_buf(),
             ..SoloSummary::default()
         };
+        let report = cfg.stats.clone().unwrap_or_else(|| Stats::new("solo"));
+        let ledger = SharedStats::default();
+        update(&ledger, |st| st.per_pool = report.sources());
         Ok(Solo {
             rpc,
             cfg,
             store,
             summary,
             outage_since: None,
+            ledger,
+            report,
         })
     }
 
+    /// Count what happened in the share accounting (the node's row is
+    /// source 0) and tell the events channel.
     fn emit(&self, e: SoloEvent) {
-        if let Some(stats) = &self.cfg.stats {
-            match &e {
-                SoloEvent::Verdict { reason: None, .. } => {
-                    stats.accepted.fetch_add(1, Ordering::Relaxed);
-                    stats.blocks.fetch_add(1, Ordering::Relaxed);
-                }
-                SoloEvent::Verdict {
-                    reason: Some(reason),
-                    ..
-                } => stats.record_reject(reason),
-                SoloEvent::Stale { .. } => {
-                    stats.stale.fetch_add(1, Ordering::Relaxed);
-                }
-                SoloEvent::Outage { .. } => stats.set_source_status("Dead"),
-                SoloEvent::Recovered { .. } => stats.set_source_status("Alive"),
-                _ => {}
+        update(&self.ledger, |st| match &e {
+            SoloEvent::Verdict { reason: None, .. } => {
+                let difficulty = st.difficulty;
+                st.accepted(0, difficulty, true);
             }
-        }
+            SoloEvent::Verdict {
+                reason: Some(reason),
+                ..
+            } => st.rejected(0, reason),
+            SoloEvent::Stale { .. } => st.stale(Some(0)),
+            SoloEvent::Outage { .. } => st.set_status(0, "Dead"),
+            SoloEvent::Recovered { .. } => st.set_status(0, "Alive"),
+            _ => {}
+        });
+        accounting::publish(&self.ledger, &self.report);
         if let Some(tx) = &self.cfg.events {
             let _ = tx.send(e);
         }
@@ -291,7 +297,12 @@ impl Solo {
                         );
                     }
                     self.note_outage(&e);
-                    if sleep_unless(backoff(attempt), &*self.cfg.stop) {
+                    if sleep_unless(
+                        NODE_RETRY.delay(attempt),
+                        STOP_CHECK,
+                        &*self.cfg.stop,
+                        || {},
+                    ) {
                         return Ok(false);
                     }
                     attempt += 1;
@@ -379,7 +390,12 @@ impl Solo {
                 }
                 Err(e) if e.is_transient() => {
                     self.note_outage(&e);
-                    if sleep_unless(backoff(attempt), &*self.cfg.stop) {
+                    if sleep_unless(
+                        NODE_RETRY.delay(attempt),
+                        STOP_CHECK,
+                        &*self.cfg.stop,
+                        || {},
+                    ) {
                         return Ok(None);
                     }
                     attempt += 1;
@@ -464,9 +480,7 @@ impl Solo {
         let (share_tx, share_rx) = mpsc::channel::<Share>();
         let miner = Miner::start(self.cfg.miner.clone(), share_tx)
             .map_err(|e| SoloError::Engine(e.to_string()))?;
-        if let Some(stats) = &self.cfg.stats {
-            stats.set_hash_source(Arc::new(miner.hash_counts()));
-        }
+        self.report.set_hash_source(Arc::new(miner.hash_counts()));
         let quit = Arc::new(AtomicBool::new(false));
         let fwd = events_tx.clone();
         std::thread::Builder::new()
@@ -500,7 +514,7 @@ impl Solo {
             events_tx,
             Arc::clone(&quit),
         );
-        let result = self.mine(&miner, &payout, first, &events, &kick_tx);
+        let result = self.mine_templates(&miner, &payout, first, &events, &kick_tx);
         quit.store(true, Ordering::SeqCst);
         let hashes = miner.counters().total();
         miner.stop();
@@ -522,7 +536,12 @@ impl Solo {
                     if attempt == 0 {
                         tracing::warn!("{e}");
                     }
-                    if sleep_unless(backoff(attempt), &*self.cfg.stop) {
+                    if sleep_unless(
+                        NODE_RETRY.delay(attempt),
+                        STOP_CHECK,
+                        &*self.cfg.stop,
+                        || {},
+                    ) {
                         return Ok(None);
                     }
                     attempt += 1;
@@ -532,7 +551,8 @@ impl Solo {
         }
     }
 
-    fn mine(
+    /// Mine the node's templates until done, a stop or a definitive error.
+    fn mine_templates(
         &mut self,
         miner: &Miner,
         payout: &Payout,
@@ -618,11 +638,9 @@ impl Solo {
                     );
                     miner.set_job(Some(Arc::clone(&job.job)));
                     self.summary.templates += 1;
-                    if let Some(stats) = &self.cfg.stats {
-                        stats.set_difficulty(crate::hashing::pow::target_difficulty(
-                            job.job.share_target,
-                        ));
-                    }
+                    let difficulty = crate::hashing::pow::target_difficulty(job.job.share_target);
+                    update(&self.ledger, |st| st.difficulty = difficulty);
+                    accounting::publish(&self.ledger, &self.report);
                     if tip_changed {
                         tracing::debug!(
                             height = t.height,
@@ -654,9 +672,7 @@ impl Solo {
                     current = Some(job);
                 }
                 Event::Share(share) => {
-                    if let Some(stats) = &self.cfg.stats {
-                        stats.record_share_difficulty(share.difficulty);
-                    }
+                    accounting::found(&self.ledger, &self.report, &share);
                     if !share.is_block {
                         continue;
                     }
@@ -753,6 +769,24 @@ impl Solo {
     }
 }
 
+impl WorkSource for Solo {
+    type Output = SoloSummary;
+    type Error = SoloError;
+
+    fn name(&self) -> &'static str {
+        "solo"
+    }
+
+    fn stats(&self) -> SharedStats {
+        Arc::clone(&self.ledger)
+    }
+
+    /// [`Solo::run`]: the engine starts once the node gave a template.
+    fn mine(self) -> Result<SoloSummary, SoloError> {
+        self.run()
+    }
+}
+
 fn spawn_longpoll(
     rpc: Arc<RpcClient>,
     mut longpollid: Option<String>,
@@ -789,7 +823,7 @@ fn spawn_longpoll(
                             return;
                         }
                         let stop = || quit.load(Ordering::SeqCst);
-                        if sleep_unless(backoff(attempt), &stop) {
+                        if sleep_unless(NODE_RETRY.delay(attempt), STOP_CHECK, &stop, || {}) {
                             return;
                         }
                         attempt += 1;
@@ -812,7 +846,7 @@ fn spawn_poller(
             let mut failures = 0u32;
             loop {
                 let wait = if failures > 0 {
-                    backoff(failures - 1).min(interval)
+                    NODE_RETRY.delay(failures - 1).min(interval)
                 } else {
                     interval
                 };

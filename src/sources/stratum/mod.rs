@@ -6,16 +6,15 @@
 //!   cap, and the pending-id map that gives replies their meaning (no I/O);
 //! - [`job`]: notify + session state into an engine [`crate::hashing::work::Job`],
 //!   and a [`crate::hashing::work::Share`] into `mining.submit`;
-//! - [`transport`]: pool URLs, TCP and TLS (`rustls`);
-//! - [`session`]: the client thread: handshake, reconnect with backoff,
-//!   failover, share accounting;
-//! - [`stats`]: the share counters the command reports.
+//! - [`transport`]: TCP and TLS (`rustls`), `client.reconnect` targets;
+//! - [`session`]: Stratum v1 as a protocol of the pool runner
+//!   ([`crate::sources::pool`]): handshake, jobs, submits and their
+//!   answers, version rolling, `client.reconnect`, the failback probe.
 //!
 //! `docs/pool-mining.md` explains the protocol as noncesweep speaks it.
 
 pub mod codec;
 pub mod job;
 pub mod session;
-pub mod stats;
 pub mod transport;
 pub mod wire;

@@ -1,15 +1,14 @@
-//! Getting bytes to and from a pool: `stratum+tcp://` and
-//! `stratum+ssl://` / `stratum+tls://` URLs, TCP with connect timeout and
-//! keepalive, and TLS through `rustls` (certificates verified against the
-//! webpki roots unless `--tls-insecure`).
+//! Getting bytes to and from a Stratum v1 pool (its `stratum+tcp://` or
+//! `stratum+ssl://` URL parsed by [`crate::sources::pool::PoolUrl`]): TCP
+//! with connect timeout and keepalive, TLS through `rustls` (certificates
+//! verified against the webpki roots unless `--tls-insecure`), and which
+//! hosts a `client.reconnect` may send us to.
 //!
 //! A [`Connection`] is polled: reads time out after a short interval so the
 //! one session thread can also submit shares and run its timers.
 
-use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,79 +17,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
 
-/// A pool address from `-o`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PoolUrl {
-    pub tls: bool,
-    pub host: String,
-    pub port: u16,
-}
-
-/// A `-o` value that is not a pool URL.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "bad pool URL {url:?}: {why} (expected stratum+tcp://host:port or stratum+ssl://host:port)"
-)]
-pub struct UrlError {
-    pub url: String,
-    pub why: &'static str,
-}
-
-impl FromStr for PoolUrl {
-    type Err = UrlError;
-
-    fn from_str(s: &str) -> Result<Self, UrlError> {
-        let err = |why| UrlError {
-            url: s.to_string(),
-            why,
-        };
-        let (scheme, rest) = s.split_once("://").ok_or_else(|| err("no scheme"))?;
-        let tls = match scheme.to_ascii_lowercase().as_str() {
-            "stratum+tcp" | "stratum" | "tcp" => false,
-            "stratum+ssl" | "stratum+tls" | "ssl" | "tls" => true,
-            _ => return Err(err("unknown scheme")),
-        };
-        let hostport = rest.trim_end_matches('/');
-        if hostport.contains('/') || hostport.contains('@') {
-            return Err(err("only host:port may follow the scheme"));
-        }
-        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-            let (h, p) = v6.split_once("]:").ok_or_else(|| err("missing port"))?;
-            (h, p)
-        } else {
-            hostport
-                .rsplit_once(':')
-                .ok_or_else(|| err("missing port"))?
-        };
-        if host.is_empty() || !host.is_ascii() {
-            return Err(err("bad host"));
-        }
-        let port: u16 = port.parse().map_err(|_| err("bad port"))?;
-        if port == 0 {
-            return Err(err("bad port"));
-        }
-        Ok(PoolUrl {
-            tls,
-            host: host.to_string(),
-            port,
-        })
-    }
-}
-
-impl fmt::Display for PoolUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = if self.tls {
-            "stratum+ssl"
-        } else {
-            "stratum+tcp"
-        };
-        if self.host.contains(':') {
-            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{scheme}://{}:{}", self.host, self.port)
-        }
-    }
-}
+use crate::sources::pool::PoolUrl;
 
 /// Why a connection could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -451,29 +378,5 @@ mod tests {
         assert!(redirect_allowed("10.0.0.1", "10.0.0.2", &allow, false).is_ok());
         assert!(redirect_allowed("pool.example.com", "eu.pool.example.com", none, false).is_err());
         assert!(redirect_allowed("pool.example.com", "pool.example.com", none, false).is_ok());
-    }
-
-    #[test]
-    fn urls() {
-        let u: PoolUrl = "stratum+tcp://pool.example:3333".parse().unwrap();
-        assert_eq!(
-            (u.tls, u.host.as_str(), u.port),
-            (false, "pool.example", 3333)
-        );
-        let u: PoolUrl = "stratum+tls://[::1]:443".parse().unwrap();
-        assert_eq!((u.tls, u.host.as_str(), u.port), (true, "::1", 443));
-        assert_eq!(u.to_string(), "stratum+ssl://[::1]:443");
-        assert!("stratum+ssl://h:1".parse::<PoolUrl>().unwrap().tls);
-        for bad in [
-            "pool:3333",
-            "http://h:1",
-            "stratum+tcp://h",
-            "stratum+tcp://h:0",
-            "stratum+tcp://h:99999",
-            "stratum+tcp://u:p@h:1",
-            "stratum+tcp://:1",
-        ] {
-            assert!(bad.parse::<PoolUrl>().is_err(), "{bad}");
-        }
     }
 }
