@@ -446,6 +446,8 @@ pub fn run(common: &Common, args: &CpuminerArgs) -> Result<()> {
                 failback: 60.0,
                 offline_grace: 120.0,
                 allow_reconnect_to: Vec::new(),
+                sv2_authority_key: None,
+                sv2_channel: Default::default(),
                 no_redirect: args.no_redirect,
             };
             super::pool::run_with(common, &pool, stop)

@@ -1,4 +1,5 @@
-//! `noncesweep pool`: mine for a Stratum v1 pool (with backups), print a
+//! `noncesweep pool`: mine for a Stratum v1 or V2 pool (with backups of
+//! either protocol), print a
 //! status line every few seconds on stderr and a summary on stdout when
 //! stopped (Ctrl-C, SIGTERM or `--max-shares`).
 
@@ -13,7 +14,10 @@ use noncesweep::report::units::format_rate;
 use noncesweep::shutdown;
 use noncesweep::sources::accounting::ShareStats;
 use noncesweep::sources::pool::{PoolUrl, UrlError};
-use noncesweep::sources::stratum::session::{self, SessionConfig};
+use noncesweep::sources::pools;
+use noncesweep::sources::stratum::session::SessionConfig;
+use noncesweep::sources::sv2::session::{ChannelChoice, Sv2Settings};
+use noncesweep::sources::sv2::url::AuthorityKey;
 use noncesweep::sources::stratum::wire::Difficulty;
 
 use super::Common;
@@ -21,8 +25,9 @@ use super::Common;
 #[derive(Debug, Args)]
 pub struct PoolArgs {
     /// Pool URL: stratum+tcp://host:port, or stratum+ssl:// (alias
-    /// stratum+tls://) for TLS. Repeat for backup pools, in order of
-    /// preference.
+    /// stratum+tls://) for TLS; Stratum V2:
+    /// stratum2+tcp://host:port/AUTHORITY_PUBKEY. Repeat for backup pools,
+    /// in order of preference (the protocols may be mixed).
     #[arg(short = 'o', long = "url", value_name = "URL", required = true, value_parser = parse_url)]
     pub urls: Vec<PoolUrl>,
     /// Pool user (often `ADDRESS.WORKER` or `ACCOUNT.WORKER`).
@@ -78,10 +83,24 @@ pub struct PoolArgs {
     /// its own registered domain (comma-separated, or repeat the flag).
     #[arg(long, value_name = "HOST[,HOST]", value_delimiter = ',')]
     pub allow_reconnect_to: Vec<String>,
+    /// Stratum V2: the pool's authority public key, for stratum2+tcp://
+    /// URLs that do not end in one. The pool's certificate must be signed
+    /// by it.
+    #[arg(long, value_name = "KEY", value_parser = parse_authority_key)]
+    pub sv2_authority_key: Option<AuthorityKey>,
+    /// Stratum V2: the channel to open (auto: extended when the pool
+    /// allows it, else standard, header-only).
+    #[arg(long, value_name = "KIND", value_enum, default_value_t = ChannelChoice::Auto)]
+    pub sv2_channel: ChannelChoice,
     /// Follow client.reconnect only to the pool's own host or the
     /// --allow-reconnect-to list (cpuminer's --no-redirect).
     #[arg(skip)]
     pub no_redirect: bool,
+}
+
+fn parse_authority_key(s: &str) -> Result<AuthorityKey, String> {
+    s.parse()
+        .map_err(|e| format!("{s:?} is not a Stratum V2 authority key: {e}"))
 }
 
 fn parse_url(s: &str) -> Result<PoolUrl, String> {
@@ -179,7 +198,14 @@ pub fn run_with(common: &Common, args: &PoolArgs, stop: super::StopFn) -> Result
     let info = super::monitor::run_info(&selection, !args.no_version_rolling);
     let monitoring = common.monitor.start(&report, common.quiet, info)?;
     let t0 = Instant::now();
-    let result = session::run(&cfg, &miner, &rx, Arc::clone(&stats), &report, &|| {
+    let mut sv2 = Sv2Settings::new(announced_hash_rate(&selection, threads));
+    sv2.authority_key = args.sv2_authority_key;
+    sv2.channel = args.sv2_channel;
+    sv2.version_rolling = cfg.version_rolling;
+    sv2.version_mask = cfg.version_mask;
+    sv2.allow_reconnect_to = cfg.allow_reconnect_to.clone();
+    sv2.reconnect_same_domain = cfg.reconnect_same_domain;
+    let result = pools::run(&cfg, sv2, &miner, &rx, Arc::clone(&stats), &report, &|| {
         stop(&report)
     });
     let snapshot = report.snapshot();
@@ -199,6 +225,24 @@ pub fn run_with(common: &Common, args: &PoolArgs, stop: super::StopFn) -> Result
         println!("kernel false hits {false_hits} (dropped before submission)");
     }
     result.map_err(Into::into)
+}
+
+/// The hash rate a Stratum V2 channel is opened with (the pool's first
+/// share target follows it): calibration's rate of the kernel that mines
+/// version-rolling work, times the threads. Without a calibration (one
+/// candidate only) a modest 2 MH/s per thread; the pool's own adjustment
+/// takes over from its shares.
+fn announced_hash_rate(
+    selection: &noncesweep::hashing::sha256::Selection,
+    threads: usize,
+) -> f64 {
+    let per_thread = selection
+        .rates
+        .iter()
+        .find(|(c, _)| *c == selection.rolling)
+        .map(|(_, r)| *r)
+        .unwrap_or(2.0e6);
+    per_thread * threads as f64
 }
 
 #[cfg(test)]

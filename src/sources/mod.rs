@@ -18,7 +18,8 @@
 //! - [`outbox`]: the bounded queue of shares waiting for a connection;
 //! - [`pool`]: the pool runner (the `-o` list, failover and failback,
 //!   redirects, the offline queue and pause, `max_shares`) and the
-//!   [`pool::PoolProtocol`] trait a pool protocol implements for it.
+//!   [`pool::PoolProtocol`] trait a pool protocol implements for it;
+//! - [`pools`]: the protocols behind one `-o` list, chosen by URL scheme.
 //!
 //! The sources:
 //! - [`stratum`]: Stratum v1, a [`pool::PoolProtocol`];
@@ -40,6 +41,7 @@ pub mod backoff;
 pub mod gbt;
 pub mod outbox;
 pub mod pool;
+pub mod pools;
 pub mod stratum;
 pub mod sv2;
 

@@ -32,12 +32,15 @@ use super::WorkSource;
 use crate::hashing::engine::Miner;
 use crate::hashing::work::{Job, Share};
 use crate::report::stats::{SourceStatus, Stats};
+use crate::sources::sv2::url::{AuthorityKey, Sv2Url, Sv2UrlError, SCHEMES as SV2_SCHEMES};
 
 /// The protocol a pool URL's scheme names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
     /// Stratum v1: `stratum+tcp://`, `stratum+ssl://` (alias `stratum+tls://`).
     StratumV1,
+    /// Stratum V2: `stratum2+tcp://HOST:PORT/AUTHORITY_PUBKEY`.
+    StratumV2,
 }
 
 impl Protocol {
@@ -45,6 +48,7 @@ impl Protocol {
     pub fn kind(self) -> &'static str {
         match self {
             Protocol::StratumV1 => "stratum",
+            Protocol::StratumV2 => "stratum2",
         }
     }
 }
@@ -57,27 +61,39 @@ pub struct PoolUrl {
     pub tls: bool,
     pub host: String,
     pub port: u16,
+    /// Stratum V2: the pool's authority key, when the URL names it.
+    pub authority_key: Option<AuthorityKey>,
 }
 
 /// A `-o` value that is not a pool URL.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "bad pool URL {url:?}: {why} (expected stratum+tcp://host:port or stratum+ssl://host:port)"
+    "bad pool URL {url:?}: {why} (expected stratum+tcp://host:port, stratum+ssl://host:port or stratum2+tcp://host:port/AUTHORITY_PUBKEY)"
 )]
 pub struct UrlError {
     pub url: String,
-    pub why: &'static str,
+    pub why: String,
 }
 
 impl FromStr for PoolUrl {
     type Err = UrlError;
 
     fn from_str(s: &str) -> Result<Self, UrlError> {
-        let err = |why| UrlError {
+        let err = |why: &str| UrlError {
             url: s.to_string(),
-            why,
+            why: why.to_string(),
         };
         let (scheme, rest) = s.split_once("://").ok_or_else(|| err("no scheme"))?;
+        if SV2_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) {
+            let u: Sv2Url = s.parse().map_err(|e: Sv2UrlError| err(&e.to_string()))?;
+            return Ok(PoolUrl {
+                protocol: Protocol::StratumV2,
+                tls: false,
+                host: u.host,
+                port: u.port,
+                authority_key: u.key,
+            });
+        }
         let (protocol, tls) = match scheme.to_ascii_lowercase().as_str() {
             "stratum+tcp" | "stratum" | "tcp" => (Protocol::StratumV1, false),
             "stratum+ssl" | "stratum+tls" | "ssl" | "tls" => (Protocol::StratumV1, true),
@@ -107,6 +123,7 @@ impl FromStr for PoolUrl {
             tls,
             host: host.to_string(),
             port,
+            authority_key: None,
         })
     }
 }
@@ -116,6 +133,14 @@ impl fmt::Display for PoolUrl {
         let scheme = match (self.protocol, self.tls) {
             (Protocol::StratumV1, true) => "stratum+ssl",
             (Protocol::StratumV1, false) => "stratum+tcp",
+            (Protocol::StratumV2, _) => {
+                let u = Sv2Url {
+                    host: self.host.clone(),
+                    port: self.port,
+                    key: self.authority_key,
+                };
+                return write!(f, "{u}");
+            }
         };
         if self.host.contains(':') {
             write!(f, "{scheme}://[{}]:{}", self.host, self.port)
