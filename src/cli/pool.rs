@@ -16,9 +16,9 @@ use noncesweep::sources::accounting::ShareStats;
 use noncesweep::sources::pool::{PoolUrl, UrlError};
 use noncesweep::sources::pools;
 use noncesweep::sources::stratum::session::SessionConfig;
+use noncesweep::sources::stratum::wire::Difficulty;
 use noncesweep::sources::sv2::session::{ChannelChoice, Sv2Settings};
 use noncesweep::sources::sv2::url::AuthorityKey;
-use noncesweep::sources::stratum::wire::Difficulty;
 
 use super::Common;
 
@@ -232,10 +232,7 @@ pub fn run_with(common: &Common, args: &PoolArgs, stop: super::StopFn) -> Result
 /// version-rolling work, times the threads. Without a calibration (one
 /// candidate only) a modest 2 MH/s per thread; the pool's own adjustment
 /// takes over from its shares.
-fn announced_hash_rate(
-    selection: &noncesweep::hashing::sha256::Selection,
-    threads: usize,
-) -> f64 {
+fn announced_hash_rate(selection: &noncesweep::hashing::sha256::Selection, threads: usize) -> f64 {
     let per_thread = selection
         .rates
         .iter()

@@ -489,7 +489,7 @@ mod tests {
         Share {
             job_id: job.id.clone(),
             extranonce2: v.extranonce2.clone(),
-            header: v.header.clone(),
+            header: v.header,
             hash: BlockHash::all_zeros(),
             difficulty: 1.0,
             is_block: false,

@@ -135,7 +135,9 @@ fn expect<T>(
         match link.poll() {
             Ok(Some(m)) => match want(&m) {
                 Some(t) => return Ok(Some(t)),
-                None => tracing::debug!(message = ?m, "unexpected message before the channel opened: ignored"),
+                None => {
+                    tracing::debug!(message = ?m, "unexpected message before the channel opened: ignored")
+                }
             },
             Ok(None) => {}
             Err(e) => return Err(e.to_string()),
@@ -245,7 +247,13 @@ impl Session<'_> {
     fn open(&mut self, ctx: &mut SessionContext<'_, '_>) -> Result<bool, End> {
         let timeout = ctx.config().connect_timeout;
         let stop = || ctx.stop();
-        let Some(flags) = setup(&mut self.link, &self.url, &self.settings.agent, timeout, &stop)?
+        let Some(flags) = setup(
+            &mut self.link,
+            &self.url,
+            &self.settings.agent,
+            timeout,
+            &stop,
+        )?
         else {
             return Ok(false);
         };
@@ -278,9 +286,7 @@ impl Session<'_> {
                     hash_rate,
                 },
             };
-            self.link
-                .send(&msg)
-                .map_err(|e| End::Lost(e.to_string()))?;
+            self.link.send(&msg).map_err(|e| End::Lost(e.to_string()))?;
             let stop = || ctx.stop();
             let answer = expect(&mut self.link, timeout, &stop, |m| match m {
                 FromPool::ExtendedOpened { request_id: r, .. }
@@ -358,7 +364,9 @@ impl Session<'_> {
                     }
                 }
                 Ok(None) => {}
-                Err(LinkError::Closed) => return End::Lost("the pool closed the connection".into()),
+                Err(LinkError::Closed) => {
+                    return End::Lost("the pool closed the connection".into())
+                }
                 Err(e) => return End::Lost(e.to_string()),
             }
             while let Some(share) = ctx.next_share() {
@@ -395,7 +403,10 @@ impl Session<'_> {
                 }
                 let dropped = self.channel().overflow();
                 if !dropped.is_empty() {
-                    tracing::warn!(shares = dropped.len(), "too many submissions unanswered: the oldest counted stale");
+                    tracing::warn!(
+                        shares = dropped.len(),
+                        "too many submissions unanswered: the oldest counted stale"
+                    );
                     ctx.stats(|st| {
                         st.unanswered += dropped.len() as u64;
                         for _ in &dropped {
@@ -432,7 +443,10 @@ impl Session<'_> {
         let index = ctx_index(ctx);
         let id = self.channel().id;
         let ours = |ch: &Channel, channel_id: u32| ch.accepts(channel_id);
-        let ch_ref = self.channel.as_ref().expect("drive runs only on an open channel");
+        let ch_ref = self
+            .channel
+            .as_ref()
+            .expect("drive runs only on an open channel");
         let for_us = match &msg {
             FromPool::ExtendedJob(j) => ours(ch_ref, j.channel_id),
             FromPool::StandardJob(j) => ours(ch_ref, j.channel_id),
@@ -440,9 +454,8 @@ impl Session<'_> {
             | FromPool::SetTarget { channel_id, .. }
             | FromPool::SetExtranoncePrefix { channel_id, .. }
             | FromPool::CloseChannel { channel_id, .. } => ours(ch_ref, *channel_id),
-            FromPool::SubmitSuccess { channel_id, .. } | FromPool::SubmitError { channel_id, .. } => {
-                *channel_id == id
-            }
+            FromPool::SubmitSuccess { channel_id, .. }
+            | FromPool::SubmitError { channel_id, .. } => *channel_id == id,
             _ => true,
         };
         if !for_us {
