@@ -639,6 +639,111 @@ mod tests {
         }
     }
 
+    /// The SRI's own responder (the pool's half of the handshake) on a
+    /// loopback socket: it answers the handshake, sends `frames` (plain
+    /// messages, encrypted) and then `raw` bytes as they are.
+    fn pool_side(
+        secret: [u8; 32],
+        frames: Vec<AnyMessage<'static>>,
+        raw: Vec<u8>,
+    ) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+        use bitcoin::secp256k1::{Keypair, Secp256k1};
+        use std::io::{Read, Write};
+        use stratum_core::noise_sv2::{Responder, ELLSWIFT_ENCODING_SIZE};
+        let kp = Keypair::from_seckey_slice(&Secp256k1::new(), &secret).unwrap();
+        let public = kp.x_only_public_key().0.serialize();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let t = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let responder =
+                Responder::from_authority_kp(&public, &secret, Duration::from_secs(3600)).unwrap();
+            let mut first = [0u8; ELLSWIFT_ENCODING_SIZE];
+            s.read_exact(&mut first).unwrap();
+            let (answer, transport) = Handshake::responder(responder).step_1(first).unwrap();
+            let mut encoder = NoiseEncoder::new();
+            s.write_all(encoder.encode_handshake(answer).as_ref())
+                .unwrap();
+            let (mut enc, _dec) = transport.split();
+            for m in frames {
+                let frame = MessageFrame::<AnyMessage<'_>>::try_from(m).unwrap();
+                let bytes = encoder.encode_transport(frame, &mut enc).unwrap();
+                s.write_all(AsRef::<[u8]>::as_ref(&bytes)).unwrap();
+            }
+            s.write_all(&raw).unwrap();
+            // Keep the socket open until the client has read everything.
+            let _ = s.read(&mut [0u8; 1]);
+        });
+        (addr, t)
+    }
+
+    fn key_of(secret: [u8; 32]) -> AuthorityKey {
+        use bitcoin::secp256k1::{Keypair, Secp256k1};
+        let kp = Keypair::from_seckey_slice(&Secp256k1::new(), &secret).unwrap();
+        let mut raw = [0u8; 34];
+        raw[0] = 1;
+        raw[2..].copy_from_slice(&kp.x_only_public_key().0.serialize());
+        bitcoin::base58::encode_check(&raw).parse().unwrap()
+    }
+
+    fn connect(addr: std::net::SocketAddr) -> Connection {
+        let url: crate::sources::pool::PoolUrl = format!("stratum+tcp://{addr}").parse().unwrap();
+        Connection::open(&url, None, Duration::from_secs(5)).unwrap()
+    }
+
+    #[test]
+    fn a_real_frame_is_read_and_garbage_after_it_breaks_the_link_without_a_panic() {
+        use stratum_core::common_messages_sv2::SetupConnectionSuccess;
+        let secret = [0x11; 32];
+        let success = AnyMessage::Common(CommonMessages::SetupConnectionSuccess(
+            SetupConnectionSuccess {
+                used_version: 2,
+                flags: 0,
+            },
+        ));
+        let (addr, pool) = pool_side(secret, vec![success], vec![0x5a; 200]);
+        let mut link = Link::handshake(connect(addr), key_of(secret), Duration::from_secs(5))
+            .expect("handshake with the right key");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut got = Vec::new();
+        let err = loop {
+            assert!(Instant::now() < deadline, "no error from garbage: {got:?}");
+            match link.poll() {
+                Ok(Some(m)) => got.push(m),
+                Ok(None) => {}
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(
+            got,
+            vec![FromPool::SetupSuccess {
+                version: 2,
+                flags: 0
+            }]
+        );
+        assert!(matches!(err, LinkError::Decrypt(_)), "{err}");
+        // The link stays dead: no frame is ever read after a failure.
+        assert!(link.poll().is_err());
+        link.close();
+        pool.join().unwrap();
+    }
+
+    #[test]
+    fn a_pool_without_the_authority_key_fails_the_handshake_with_a_certificate_error() {
+        let (addr, pool) = pool_side([0x11; 32], vec![], vec![]);
+        let wrong = key_of([0x22; 32]);
+        let err = Link::handshake(connect(addr), wrong, Duration::from_secs(5))
+            .err()
+            .expect("refused");
+        assert!(err.is_permanent(), "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("not signed by the authority key {wrong}")),
+            "{err}"
+        );
+        drop(pool);
+    }
+
     #[test]
     fn long_strings_are_cut_on_a_char_boundary() {
         assert_eq!(str255(&"é".repeat(200)).len(), 254);
