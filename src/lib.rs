@@ -13,7 +13,7 @@
 //!   pool over Stratum) and the machinery they share;
 //! - [`report`]: what a run reports (stats, the cgminer API, Prometheus
 //!   metrics, the progress line, units, the benchmark plot);
-//! - [`bench`], [`remine`]: the commands built directly on the engine;
+//! - [`mod@bench`], [`remine`]: the commands built directly on the engine;
 //! - [`teach`], [`profit`]: the nonce-search walkthrough and the profitability model;
 //! - [`shutdown`]: Ctrl-C handling shared by every command.
 

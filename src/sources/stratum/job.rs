@@ -1,6 +1,6 @@
 //! From Stratum state to engine work and back: a [`JobBook`] turns each
 //! `mining.notify` (with the session's extranonce1, extranonce2 size,
-//! difficulty and version mask) into a [`work::Job`], remembers which jobs
+//! difficulty and version mask) into a [`Job`], remembers which jobs
 //! the pool still accepts shares for, and turns a [`Share`] into the
 //! `mining.submit` parameters.
 //!
