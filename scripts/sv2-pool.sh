@@ -111,6 +111,16 @@ pid_alive() {
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir/"
 }
 
+# Whether the process just started with its pid in FILE still runs. Right
+# after the fork its command line is still this script's (exec has not
+# happened yet), so pid_alive's check of it would race: a process this
+# script started itself is checked by pid only.
+started_alive() {
+  local pid
+  pid="$(cat "$1" 2>/dev/null)" || return 1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
 # Waits up to SECS for the pid in FILE to exit, then kills it.
 wait_exit_or_kill() {
   local file="$1" secs="$2" what="$3" pid i
@@ -175,7 +185,7 @@ start_core() {
   echo $! >"$core_pidfile"
   local i
   for ((i = 0; i < 600; i++)); do
-    pid_alive "$core_pidfile" || {
+    started_alive "$core_pidfile" || {
       tail -n 20 "$dir/core.stdout" "$core_dir/regtest/debug.log" >&2 2>/dev/null || true
       die "bitcoin-node exited during startup (log: $core_dir/regtest/debug.log)"
     }
@@ -305,7 +315,7 @@ start_pool() {
   "$pool_bin" -c "$pool_cfg" -f "$pool_log" </dev/null >/dev/null 2>"$pool_err" &
   echo $! >"$pool_pidfile"
   for ((i = 0; i < 600; i++)); do
-    pid_alive "$pool_pidfile" || {
+    started_alive "$pool_pidfile" || {
       tail -n 20 "$pool_err" "$pool_log" >&2 || true
       die "pool_sv2 exited during startup (log: $pool_log)"
     }
