@@ -209,7 +209,7 @@ fn target(urls: &[String]) -> Result<Target> {
     let mut nodes = Vec::new();
     for u in urls {
         let lower = u.to_ascii_lowercase();
-        if lower.starts_with("stratum+") {
+        if lower.starts_with("stratum+") || lower.starts_with("stratum2+") {
             pools.push(u.parse::<PoolUrl>().map_err(|e| anyhow!("-o {u}: {e}"))?);
         } else if lower.starts_with("http://") {
             nodes.push(u.clone());
@@ -219,7 +219,7 @@ fn target(urls: &[String]) -> Result<Target> {
             // cpuminer reads a bare HOST:PORT as http.
             nodes.push(format!("http://{u}"));
         } else {
-            bail!("-o {u}: use stratum+tcp:// or stratum+ssl:// for a pool, http://HOST:PORT for a node");
+            bail!("-o {u}: use stratum+tcp://, stratum+ssl:// or stratum2+tcp://HOST:PORT/KEY for a pool, http://HOST:PORT for a node");
         }
     }
     match (pools.is_empty(), nodes.len()) {
@@ -585,6 +585,12 @@ mod tests {
         assert!(
             matches!(t(&["stratum+tcp://127.0.0.1:3333"]), Ok(Target::Pool(p)) if p.len() == 1)
         );
+        // Stratum V2 pools (with a v1 backup) go to `pool` too.
+        let key = "9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72";
+        assert!(matches!(
+            t(&[&format!("stratum2+tcp://127.0.0.1:34254/{key}"), "stratum+tcp://b:2"]),
+            Ok(Target::Pool(p)) if p.len() == 2
+        ));
         assert!(
             matches!(t(&["http://127.0.0.1:18443"]), Ok(Target::Node(u)) if u == "http://127.0.0.1:18443")
         );
