@@ -330,23 +330,19 @@ start_pool() {
   die "pool_sv2 did not listen on $port with a template from the node within 60s (log: $pool_log)"
 }
 
-stop_pool() {
+# Ends the pool with SIGNAL ("stopping" with INT, "killing" with KILL),
+# waiting up to SECS before killing it anyway.
+end_pool() {
+  local signal="$1" verb="$2" secs="$3"
   if pid_alive "$pool_pidfile"; then
-    say "stopping pool_sv2 (pid $(cat "$pool_pidfile"))"
-    kill -INT "$(cat "$pool_pidfile")" 2>/dev/null || true
-    wait_exit_or_kill "$pool_pidfile" 15 pool_sv2
+    say "$verb pool_sv2 (pid $(cat "$pool_pidfile"))"
+    kill "-$signal" "$(cat "$pool_pidfile")" 2>/dev/null || true
+    wait_exit_or_kill "$pool_pidfile" "$secs" pool_sv2
   fi
   rm -f "$pool_pidfile"
 }
-
-kill_pool() {
-  if pid_alive "$pool_pidfile"; then
-    say "killing pool_sv2 (pid $(cat "$pool_pidfile"))"
-    kill -KILL "$(cat "$pool_pidfile")" 2>/dev/null || true
-    wait_exit_or_kill "$pool_pidfile" 5 pool_sv2
-  fi
-  rm -f "$pool_pidfile"
-}
+stop_pool() { end_pool INT stopping 15; }
+kill_pool() { end_pool KILL killing 5; }
 
 stop_core() {
   if pid_alive "$core_pidfile"; then

@@ -25,7 +25,9 @@ use noncesweep::hashing::sha256::Backend;
 use noncesweep::hashing::work::{Job, Share};
 use noncesweep::report::stats::Stats;
 use noncesweep::sources::accounting::ShareStats;
-use noncesweep::sources::stratum::session::{self, SessionConfig};
+use noncesweep::sources::pools;
+use noncesweep::sources::stratum::session::SessionConfig;
+use noncesweep::sources::sv2::session::Sv2Settings;
 use serde_json::Value;
 use testpool::{Dir, PoolConfig, TestPool};
 
@@ -138,9 +140,17 @@ fn with_session(
             let _stop = SetOnDrop(&stop);
             body(&stats);
         });
-        let r = session::run(&cfg, miner, shares, Arc::clone(&stats), &report, &|| {
-            stop.load(Ordering::SeqCst)
-        });
+        // The test pool speaks v1 only: the V2 settings go unused.
+        let sv2 = Sv2Settings::new(0.0);
+        let r = pools::run(
+            &cfg,
+            sv2,
+            miner,
+            shares,
+            Arc::clone(&stats),
+            &report,
+            &|| stop.load(Ordering::SeqCst),
+        );
         if let Err(panic) = driver.join() {
             std::panic::resume_unwind(panic);
         }

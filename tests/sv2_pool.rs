@@ -14,7 +14,7 @@ mod sv2_pool;
 
 use std::time::Duration;
 
-use run_cli::{spawn, Ended};
+use run_cli::spawn;
 use sv2_pool::Sv2Pool;
 
 /// BIP173's regtest P2WPKH test vector: the pool's solo mode pays blocks
@@ -28,42 +28,6 @@ const OTHER_KEY: &str = "9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72";
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
-}
-
-/// A `key N` line of the miner's summary.
-fn count(e: &Ended, key: &str) -> u64 {
-    e.stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key} ")))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "no {key:?} in summary:\n{}\nstderr:\n{}",
-                e.stdout, e.stderr
-            )
-        })
-}
-
-fn assert_ok(e: &Ended) {
-    assert!(
-        e.status.success(),
-        "miner failed ({:?}); stdout:\n{}\nstderr:\n{}",
-        e.status,
-        e.stdout,
-        e.stderr
-    );
-}
-
-/// Every share found is settled exactly once.
-fn assert_accounted(e: &Ended) {
-    let found = count(e, "shares found");
-    let settled = count(e, "accepted") + count(e, "rejected") + count(e, "stale");
-    assert_eq!(
-        found, settled,
-        "summary:\n{}\nstderr:\n{}",
-        e.stdout, e.stderr
-    );
 }
 
 /// Blocks above `from` whose coinbase pays [`SCRIPT`], with their versions.
@@ -101,10 +65,10 @@ fn shares_accepted_and_blocks_found_through_the_real_pool_on_an_extended_channel
     let pool = Sv2Pool::start();
     let height = pool.block_count();
     let e = spawn(&mine(&pool.url, &["--max-shares", "6"]), &[]).wait(Duration::from_secs(180));
-    assert_ok(&e);
-    assert!(count(&e, "accepted") >= 6, "{}", e.stdout);
-    assert_eq!(count(&e, "rejected"), 0, "{}\n{}", e.stdout, e.stderr);
-    assert_accounted(&e);
+    e.assert_success();
+    assert!(e.count("accepted") >= 6, "{}", e.stdout);
+    assert_eq!(e.count("rejected"), 0, "{}\n{}", e.stdout, e.stderr);
+    e.assert_accounted();
     assert!(e.stderr.contains("kind=\"extended\""), "{}", e.stderr);
     assert!(e.stderr.contains("version_rolling=true"), "{}", e.stderr);
     // The blocks reached Core: each pays our address, and there are as
@@ -114,7 +78,7 @@ fn shares_accepted_and_blocks_found_through_the_real_pool_on_an_extended_channel
         !versions.is_empty(),
         "no block paying {ADDRESS} above {height}"
     );
-    assert_eq!(versions.len() as u64, count(&e, "blocks"), "{}", e.stdout);
+    assert_eq!(versions.len() as u64, e.count("blocks"), "{}", e.stdout);
     // Version rolling on the extended channel: only BIP320's bits move,
     // and they did move.
     for v in &versions {
@@ -130,20 +94,10 @@ fn shares_accepted_and_blocks_found_through_the_real_pool_on_an_extended_channel
 fn a_pool_whose_key_differs_is_refused_with_a_clear_error() {
     let pool = Sv2Pool::start();
     let e = spawn(&mine(&pool.url_with_key(OTHER_KEY), &[]), &[]).wait(Duration::from_secs(60));
-    assert!(
-        !e.status.success(),
-        "mined for a pool with the wrong key:\n{}",
-        e.stderr
-    );
-    assert!(
-        e.stderr.contains("not signed by the authority key"),
-        "{}",
-        e.stderr
-    );
+    e.assert_refused("not signed by the authority key");
     // No key at all: refused before connecting, saying how to give one.
     let e = spawn(&mine(&pool.url_without_key(), &[]), &[]).wait(Duration::from_secs(60));
-    assert!(!e.status.success());
-    assert!(e.stderr.contains("--sv2-authority-key"), "{}", e.stderr);
+    e.assert_refused("--sv2-authority-key");
 }
 
 #[test]
@@ -165,10 +119,10 @@ fn a_standard_channel_mines_header_only_with_the_key_given_apart() {
         &[],
     )
     .wait(Duration::from_secs(180));
-    assert_ok(&e);
+    e.assert_success();
     assert!(e.stderr.contains("kind=\"standard\""), "{}", e.stderr);
-    assert!(count(&e, "accepted") >= 3);
-    assert_accounted(&e);
+    assert!(e.count("accepted") >= 3);
+    e.assert_accounted();
     assert!(!our_blocks(&pool, height).is_empty());
 }
 
@@ -194,13 +148,13 @@ fn the_pool_killed_and_restarted_loses_and_double_counts_nothing() {
         s.matches("accepted: ").count() >= before + 2
     });
     let e = p.terminate();
-    assert_ok(&e);
-    assert_accounted(&e);
-    assert!(count(&e, "connections") >= 2, "{}", e.stdout);
+    e.assert_success();
+    e.assert_accounted();
+    assert!(e.count("connections") >= 2, "{}", e.stdout);
     // Each accepted block is in the chain once, no more, no less.
     assert_eq!(
         our_blocks(&pool, height).len() as u64,
-        count(&e, "blocks"),
+        e.count("blocks"),
         "summary:\n{}",
         e.stdout
     );
@@ -216,9 +170,9 @@ fn one_url_list_mixes_stratum_v1_and_v2() {
     let mut a = mine(&dead_url, &["--max-shares", "2"]);
     a.extend(args(&["-o", &pool.url]));
     let e = spawn(&a, &[]).wait(Duration::from_secs(180));
-    assert_ok(&e);
-    assert!(count(&e, "accepted") >= 2);
-    assert_accounted(&e);
+    e.assert_success();
+    assert!(e.count("accepted") >= 2);
+    e.assert_accounted();
     let row = e
         .stdout
         .lines()

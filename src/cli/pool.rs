@@ -17,8 +17,8 @@ use noncesweep::sources::pool::{PoolUrl, UrlError};
 use noncesweep::sources::pools;
 use noncesweep::sources::stratum::session::SessionConfig;
 use noncesweep::sources::stratum::wire::Difficulty;
+use noncesweep::sources::sv2::key::AuthorityKey;
 use noncesweep::sources::sv2::session::{ChannelChoice, Sv2Settings};
-use noncesweep::sources::sv2::url::AuthorityKey;
 
 use super::Common;
 

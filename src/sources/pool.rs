@@ -32,7 +32,7 @@ use super::WorkSource;
 use crate::hashing::engine::Miner;
 use crate::hashing::work::{Job, Share};
 use crate::report::stats::{SourceStatus, Stats};
-use crate::sources::sv2::url::{AuthorityKey, Sv2Url, Sv2UrlError, SCHEMES as SV2_SCHEMES};
+use crate::sources::sv2::key::{AuthorityKey, KeyError};
 
 /// The protocol a pool URL's scheme names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,25 +84,33 @@ impl FromStr for PoolUrl {
             why: why.to_string(),
         };
         let (scheme, rest) = s.split_once("://").ok_or_else(|| err("no scheme"))?;
-        if SV2_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) {
-            let u: Sv2Url = s.parse().map_err(|e: Sv2UrlError| err(&e.to_string()))?;
-            return Ok(PoolUrl {
-                protocol: Protocol::StratumV2,
-                tls: false,
-                host: u.host,
-                port: u.port,
-                authority_key: u.key,
-            });
-        }
         let (protocol, tls) = match scheme.to_ascii_lowercase().as_str() {
             "stratum+tcp" | "stratum" | "tcp" => (Protocol::StratumV1, false),
             "stratum+ssl" | "stratum+tls" | "ssl" | "tls" => (Protocol::StratumV1, true),
+            "stratum2+tcp" | "stratum2" | "sv2" => (Protocol::StratumV2, false),
             _ => return Err(err("unknown scheme")),
         };
-        let hostport = rest.trim_end_matches('/');
-        if hostport.contains('/') || hostport.contains('@') {
-            return Err(err("only host:port may follow the scheme"));
+        // Stratum V2 URLs may end in the pool's authority key.
+        let (hostport, path) = match rest.split_once('/') {
+            Some((hp, p)) => (hp, p.trim_end_matches('/')),
+            None => (rest, ""),
+        };
+        let only = if protocol == Protocol::StratumV2 {
+            "only host:port and the key may follow the scheme"
+        } else {
+            "only host:port may follow the scheme"
+        };
+        if hostport.contains('@') || path.contains('/') {
+            return Err(err(only));
         }
+        let authority_key = match (protocol, path) {
+            (_, "") => None,
+            (Protocol::StratumV2, key) => Some(
+                key.parse()
+                    .map_err(|e: KeyError| err(&format!("bad authority key {key:?}: {e}")))?,
+            ),
+            (Protocol::StratumV1, _) => return Err(err(only)),
+        };
         let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
             let (h, p) = v6.split_once("]:").ok_or_else(|| err("missing port"))?;
             (h, p)
@@ -123,7 +131,7 @@ impl FromStr for PoolUrl {
             tls,
             host: host.to_string(),
             port,
-            authority_key: None,
+            authority_key,
         })
     }
 }
@@ -133,20 +141,17 @@ impl fmt::Display for PoolUrl {
         let scheme = match (self.protocol, self.tls) {
             (Protocol::StratumV1, true) => "stratum+ssl",
             (Protocol::StratumV1, false) => "stratum+tcp",
-            (Protocol::StratumV2, _) => {
-                let u = Sv2Url {
-                    host: self.host.clone(),
-                    port: self.port,
-                    key: self.authority_key,
-                };
-                return write!(f, "{u}");
-            }
+            (Protocol::StratumV2, _) => "stratum2+tcp",
         };
         if self.host.contains(':') {
-            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
+            write!(f, "{scheme}://[{}]:{}", self.host, self.port)?;
         } else {
-            write!(f, "{scheme}://{}:{}", self.host, self.port)
+            write!(f, "{scheme}://{}:{}", self.host, self.port)?;
         }
+        if let Some(key) = &self.authority_key {
+            write!(f, "/{key}")?;
+        }
+        Ok(())
     }
 }
 
@@ -722,6 +727,45 @@ mod tests {
             "stratum+tcp://:1",
         ] {
             assert!(bad.parse::<PoolUrl>().is_err(), "{bad}");
+        }
+    }
+
+    /// The authority key of the SRI's example configurations.
+    const SRI_EXAMPLE: &str = "9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72";
+
+    #[test]
+    fn stratum_v2_urls_parse_with_and_without_a_key() {
+        let u: PoolUrl = format!("stratum2+tcp://127.0.0.1:34254/{SRI_EXAMPLE}")
+            .parse()
+            .unwrap();
+        assert_eq!(u.protocol, Protocol::StratumV2);
+        assert_eq!(u.host, "127.0.0.1");
+        assert_eq!(u.port, 34254);
+        assert_eq!(u.authority_key.unwrap().to_string(), SRI_EXAMPLE);
+        assert_eq!(
+            u.to_string(),
+            format!("stratum2+tcp://127.0.0.1:34254/{SRI_EXAMPLE}")
+        );
+        let bare: PoolUrl = "stratum2+tcp://[::1]:3333/".parse().unwrap();
+        assert_eq!(
+            (bare.host.as_str(), bare.port, bare.authority_key),
+            ("::1", 3333, None)
+        );
+        assert_eq!(bare.to_string(), "stratum2+tcp://[::1]:3333");
+    }
+
+    #[test]
+    fn bad_stratum_v2_urls_say_why() {
+        for (url, want) in [
+            ("stratum2+tcp://h", "missing port"),
+            ("stratum2+tcp://h:0", "bad port"),
+            ("stratum2+tcp://u@h:1", "only host:port"),
+            ("stratum2+tcp://h:1/a/b", "only host:port"),
+            ("stratum+tcp://h:1/key", "only host:port"),
+            ("stratum2+tcp://h:1/notakey", "bad authority key"),
+        ] {
+            let e = url.parse::<PoolUrl>().unwrap_err().to_string();
+            assert!(e.contains(want), "{url}: {e}");
         }
     }
 }

@@ -175,6 +175,33 @@ impl Ended {
         );
     }
 
+    /// A `key N` line of a mining command's summary (`accepted 5`).
+    pub fn count(&self, key: &str) -> u64 {
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} ")))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {key:?} in summary:\n{}\nstderr:\n{}",
+                    self.stdout, self.stderr
+                )
+            })
+    }
+
+    /// Every share found is settled exactly once: accepted, rejected or
+    /// stale.
+    pub fn assert_accounted(&self) {
+        let found = self.count("shares found");
+        let settled = self.count("accepted") + self.count("rejected") + self.count("stale");
+        assert_eq!(
+            found, settled,
+            "summary:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+    }
+
     /// The run failed with `want` in its error.
     pub fn assert_refused(&self, want: &str) {
         assert!(

@@ -245,6 +245,19 @@ impl Solo {
         (self.cfg.stop)()
     }
 
+    /// Wait before retry number `attempt` of a call to the node and count
+    /// it; `true` when a stop cut the wait short.
+    fn wait_to_retry(&self, attempt: &mut u32) -> bool {
+        let stopped = sleep_unless(
+            NODE_RETRY.delay(*attempt),
+            STOP_CHECK,
+            &*self.cfg.stop,
+            || {},
+        );
+        *attempt += 1;
+        stopped
+    }
+
     fn note_outage(&mut self, e: &RpcError) {
         if self.outage_since.is_none() {
             tracing::warn!("lost contact with the node: {e}; retrying");
@@ -297,15 +310,9 @@ impl Solo {
                         );
                     }
                     self.note_outage(&e);
-                    if sleep_unless(
-                        NODE_RETRY.delay(attempt),
-                        STOP_CHECK,
-                        &*self.cfg.stop,
-                        || {},
-                    ) {
+                    if self.wait_to_retry(&mut attempt) {
                         return Ok(false);
                     }
-                    attempt += 1;
                 }
                 Err(RpcError::Node { message, .. }) => {
                     self.note_recovered();
@@ -390,15 +397,9 @@ impl Solo {
                 }
                 Err(e) if e.is_transient() => {
                     self.note_outage(&e);
-                    if sleep_unless(
-                        NODE_RETRY.delay(attempt),
-                        STOP_CHECK,
-                        &*self.cfg.stop,
-                        || {},
-                    ) {
+                    if self.wait_to_retry(&mut attempt) {
                         return Ok(None);
                     }
-                    attempt += 1;
                 }
                 // Not found (-5): the node does not have it after all.
                 Err(RpcError::Node { .. }) => {
@@ -536,15 +537,9 @@ impl Solo {
                     if attempt == 0 {
                         tracing::warn!("{e}");
                     }
-                    if sleep_unless(
-                        NODE_RETRY.delay(attempt),
-                        STOP_CHECK,
-                        &*self.cfg.stop,
-                        || {},
-                    ) {
+                    if self.wait_to_retry(&mut attempt) {
                         return Ok(None);
                     }
-                    attempt += 1;
                 }
                 Err(e) => return Err(e.into()),
             }

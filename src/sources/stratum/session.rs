@@ -18,7 +18,6 @@
 //! accepted, rejected (with the pool's reason) or stale.
 
 use std::collections::HashMap;
-use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,15 +28,11 @@ use super::codec::{
 use super::job::JobBook;
 use super::transport::{redirect_allowed, Connection, TlsSettings};
 use super::wire::Difficulty;
-use crate::hashing::engine::Miner;
 use crate::hashing::work::Share;
-use crate::report::stats::Stats;
-use crate::sources::accounting::SharedStats;
 use crate::sources::pool::{
-    ConnectFailure, End, Pool, PoolConfig, PoolError, PoolProtocol, PoolSession, PoolUrl, Prober,
+    ConnectFailure, End, PoolConfig, PoolError, PoolProtocol, PoolSession, PoolUrl, Prober,
     SessionContext, SessionEnd,
 };
-use crate::sources::WorkSource;
 
 /// The version bits noncesweep asks to roll by default (BIP320's range).
 /// The bits rolled are the pool's answer within the request.
@@ -78,32 +73,6 @@ impl SessionConfig {
             reconnect_same_domain: true,
         }
     }
-}
-
-/// Mine for the Stratum v1 pools in `cfg` until `stop()` says so,
-/// `max_shares` is reached, or every pool refuses us: the pool runner
-/// driving [`StratumV1`]. Shares come from `shares`, the channel the
-/// `miner` sends them on. The details go to `stats`; the totals,
-/// difficulty and per-pool state are mirrored into `report`.
-pub fn run(
-    cfg: &SessionConfig,
-    miner: &Miner,
-    shares: &Receiver<Share>,
-    stats: SharedStats,
-    report: &Stats,
-    stop: &dyn Fn() -> bool,
-) -> Result<(), PoolError> {
-    let mut v1 = StratumV1::new(cfg)?;
-    Pool {
-        cfg: &cfg.pool,
-        protocol: &mut v1,
-        miner,
-        shares,
-        stats,
-        report,
-        stop,
-    }
-    .mine()
 }
 
 /// The previous session, to resume after a reconnect.

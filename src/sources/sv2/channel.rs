@@ -402,15 +402,13 @@ impl Channel {
         Ok(msg)
     }
 
-    /// Shares in flight given up because too many wait (oldest first).
-    pub fn overflow(&mut self) -> Vec<Share> {
-        let mut out = Vec::new();
-        while self.inflight.len() > MAX_INFLIGHT {
-            if let Some((_, (s, _))) = self.inflight.pop_first() {
-                out.push(s);
-            }
+    /// Give up the oldest shares in flight while too many wait; how many.
+    pub fn overflow(&mut self) -> usize {
+        let mut n = 0;
+        while self.inflight.len() > MAX_INFLIGHT && self.inflight.pop_first().is_some() {
+            n += 1;
         }
-        out
+        n
     }
 
     /// `SubmitShares.Success`: every share in flight up to
@@ -442,12 +440,10 @@ impl Channel {
         })
     }
 
-    /// The shares still waiting for an answer (when the connection ends).
-    pub fn take_inflight(&mut self) -> Vec<Share> {
-        std::mem::take(&mut self.inflight)
-            .into_values()
-            .map(|(s, _)| s)
-            .collect()
+    /// Give up every share still waiting for an answer (the connection
+    /// ended); how many.
+    pub fn forget_inflight(&mut self) -> usize {
+        std::mem::take(&mut self.inflight).len()
     }
 
     pub fn inflight(&self) -> usize {
@@ -459,6 +455,17 @@ impl Channel {
 mod tests {
     use super::*;
     use crate::hashing::header::HeaderTemplate;
+
+    /// Standard channel 3 in group 1, with an 8-byte extranonce prefix.
+    fn standard_opened(prefix: [u8; 8]) -> FromPool {
+        FromPool::StandardOpened {
+            request_id: 1,
+            channel_id: 3,
+            target: [0xff; 32],
+            extranonce_prefix: prefix.to_vec(),
+            group_channel_id: 1,
+        }
+    }
 
     fn extended_opened() -> FromPool {
         FromPool::ExtendedOpened {
@@ -585,14 +592,7 @@ mod tests {
 
     #[test]
     fn a_standard_channel_mines_the_pool_s_merkle_root() {
-        let opened = FromPool::StandardOpened {
-            request_id: 1,
-            channel_id: 3,
-            target: [0xff; 32],
-            extranonce_prefix: vec![1; 8],
-            group_channel_id: 1,
-        };
-        let mut ch = Channel::opened(&opened, BIP320_MASK).unwrap();
+        let mut ch = Channel::opened(&standard_opened([1; 8]), BIP320_MASK).unwrap();
         assert_eq!(ch.kind, Kind::Standard);
         ch.on_job(&FromPool::StandardJob(StandardJob {
             channel_id: 3,
@@ -622,14 +622,7 @@ mod tests {
     #[test]
     fn jobs_sent_to_the_group_are_the_channel_s_and_a_standard_channel_finishes_them_with_its_prefix(
     ) {
-        let opened = FromPool::StandardOpened {
-            request_id: 1,
-            channel_id: 3,
-            target: [0xff; 32],
-            extranonce_prefix: vec![7; 8],
-            group_channel_id: 1,
-        };
-        let mut ch = Channel::opened(&opened, BIP320_MASK).unwrap();
+        let mut ch = Channel::opened(&standard_opened([7; 8]), BIP320_MASK).unwrap();
         // ext_job addresses channel 7: neither the channel nor its group.
         assert_eq!(ch.on_job(&ext_job(1, None, true)), None);
         assert!(ch.specs.is_empty());

@@ -2,7 +2,8 @@
 //! framing, Noise, codec and messages, at the version the SRI pool role is
 //! built with).
 //!
-//! - [`url`]: `stratum2+tcp://HOST:PORT/AUTHORITY_PUBKEY` and the key;
+//! - [`key`]: the pool's authority key (the end of a `stratum2+tcp://HOST:PORT/KEY`
+//!   URL, which [`PoolUrl`](crate::sources::pool::PoolUrl) parses);
 //! - [`wire`]: the Noise-encrypted link and the messages as plain values;
 //! - [`channel`]: one mining channel's jobs, target and shares in flight
 //!   (no I/O);
@@ -12,6 +13,6 @@
 //! `docs/pool-mining.md` explains what differs from Stratum v1.
 
 pub mod channel;
+pub mod key;
 pub mod session;
-pub mod url;
 pub mod wire;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::channel::{is_stale_code, Channel, Kind, NotSent, Outcome};
-use super::url::AuthorityKey;
+use super::key::AuthorityKey;
 use super::wire::{FromPool, Link, LinkError, ToPool, REQUIRES_FIXED_VERSION};
 use crate::hashing::pow::target_difficulty;
 use crate::hashing::work::{Job, Share};
@@ -223,19 +223,11 @@ impl PoolSession for Session<'_> {
         // Submissions still unanswered: the channel dies with the
         // connection, so they can never be answered now.
         if let Some(ch) = self.channel.as_mut() {
-            let left = ch.take_inflight();
-            if !left.is_empty() {
-                tracing::warn!(
-                    shares = left.len(),
-                    "submissions unanswered when the connection ended"
-                );
-                ctx.stats(|st| {
-                    st.unanswered += left.len() as u64;
-                    for _ in &left {
-                        st.stale(None);
-                    }
-                });
-            }
+            give_up(
+                ctx,
+                ch.forget_inflight(),
+                "submissions unanswered when the connection ended",
+            );
         }
         self.link.close();
         SessionEnd { end, served }
@@ -402,23 +394,17 @@ impl Session<'_> {
                     return Err(End::Lost(e.to_string()));
                 }
                 let dropped = self.channel().overflow();
-                if !dropped.is_empty() {
-                    tracing::warn!(
-                        shares = dropped.len(),
-                        "too many submissions unanswered: the oldest counted stale"
-                    );
-                    ctx.stats(|st| {
-                        st.unanswered += dropped.len() as u64;
-                        for _ in &dropped {
-                            st.stale(None);
-                        }
-                    });
-                }
+                give_up(
+                    ctx,
+                    dropped,
+                    "too many submissions unanswered: the oldest counted stale",
+                );
                 Ok(())
             }
             Err(NotSent::Stale) => {
                 tracing::info!(job = %job, "share's job is no longer valid: counted as stale");
-                ctx.stats(|st| st.stale(Some(ctx_index(ctx))));
+                let index = ctx.index();
+                ctx.stats(|st| st.stale(Some(index)));
                 Ok(())
             }
         }
@@ -440,22 +426,19 @@ impl Session<'_> {
     }
 
     fn on_message(&mut self, ctx: &mut SessionContext<'_, '_>, msg: FromPool) -> Option<End> {
-        let index = ctx_index(ctx);
-        let id = self.channel().id;
-        let ours = |ch: &Channel, channel_id: u32| ch.accepts(channel_id);
-        let ch_ref = self
-            .channel
-            .as_ref()
-            .expect("drive runs only on an open channel");
+        let index = ctx.index();
+        let ch = self.channel();
+        // Jobs, tips, targets and closes may go to the channel's group;
+        // answers to submits go to the channel itself.
         let for_us = match &msg {
-            FromPool::ExtendedJob(j) => ours(ch_ref, j.channel_id),
-            FromPool::StandardJob(j) => ours(ch_ref, j.channel_id),
+            FromPool::ExtendedJob(j) => ch.accepts(j.channel_id),
+            FromPool::StandardJob(j) => ch.accepts(j.channel_id),
             FromPool::NewPrevHash { channel_id, .. }
             | FromPool::SetTarget { channel_id, .. }
             | FromPool::SetExtranoncePrefix { channel_id, .. }
-            | FromPool::CloseChannel { channel_id, .. } => ours(ch_ref, *channel_id),
+            | FromPool::CloseChannel { channel_id, .. } => ch.accepts(*channel_id),
             FromPool::SubmitSuccess { channel_id, .. }
-            | FromPool::SubmitError { channel_id, .. } => *channel_id == id,
+            | FromPool::SubmitError { channel_id, .. } => *channel_id == ch.id,
             _ => true,
         };
         if !for_us {
@@ -590,8 +573,19 @@ impl Session<'_> {
     }
 }
 
-fn ctx_index(ctx: &SessionContext<'_, '_>) -> usize {
-    ctx.index()
+/// Count `n` submissions that will never be answered: unanswered, and
+/// stale.
+fn give_up(ctx: &mut SessionContext<'_, '_>, n: usize, why: &str) {
+    if n == 0 {
+        return;
+    }
+    tracing::warn!(shares = n, "{why}");
+    ctx.stats(|st| {
+        st.unanswered += n as u64;
+        for _ in 0..n {
+            st.stale(None);
+        }
+    });
 }
 
 /// Count an answered share.

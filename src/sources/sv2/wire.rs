@@ -25,9 +25,11 @@ use stratum_core::mining_sv2::{
     SubmitSharesStandard,
 };
 use stratum_core::noise_sv2::{self, Initiator, INITIATOR_EXPECTED_HANDSHAKE_MESSAGE_SIZE};
-use stratum_core::parsers_sv2::{AnyMessage, CommonMessages, Mining};
+use stratum_core::parsers_sv2::{
+    message_type_to_name, AnyMessage, CommonMessages, IsSv2Message, Mining,
+};
 
-use super::url::AuthorityKey;
+use super::key::AuthorityKey;
 use crate::sources::stratum::transport::Connection;
 
 /// The largest frame accepted from a pool. Mining messages are far smaller:
@@ -207,13 +209,18 @@ pub enum ToPool {
     },
 }
 
-/// Take the first `max` bytes of a string for a `Str0255` field.
-fn str255(s: &str) -> &[u8] {
+/// The first 255 bytes at most of `s` (cut on a character boundary).
+fn cut255(s: &str) -> &[u8] {
     let mut end = s.len().min(255);
     while !s.is_char_boundary(end) {
         end -= 1;
     }
     &s.as_bytes()[..end]
+}
+
+/// A `Str0255` field: `s`, cut to fit.
+fn str255(s: &str) -> Str0255<'_> {
+    Str0255::new(cut255(s)).expect("255 bytes at most always fit a Str0255")
 }
 
 const MAX_TARGET: [u8; 32] = [0xff; 32];
@@ -236,12 +243,12 @@ impl ToPool {
                 min_version: PROTOCOL_VERSION,
                 max_version: PROTOCOL_VERSION,
                 flags: 0,
-                endpoint_host: Str0255::new(str255(host)).map_err(enc)?,
+                endpoint_host: str255(host),
                 endpoint_port: *port,
-                vendor: Str0255::new(str255(vendor)).map_err(enc)?,
-                hardware_version: Str0255::new(b"cpu").map_err(enc)?,
-                firmware: Str0255::new(str255(firmware)).map_err(enc)?,
-                device_id: Str0255::new(str255(device_id)).map_err(enc)?,
+                vendor: str255(vendor),
+                hardware_version: str255("cpu"),
+                firmware: str255(firmware),
+                device_id: str255(device_id),
             })),
             ToPool::OpenExtended {
                 request_id,
@@ -251,7 +258,7 @@ impl ToPool {
             } => AnyMessage::Mining(Mining::OpenExtendedMiningChannel(
                 OpenExtendedMiningChannel {
                     request_id: *request_id,
-                    user_identity: Str0255::new(str255(user)).map_err(enc)?,
+                    user_identity: str255(user),
                     nominal_hash_rate: *hash_rate,
                     max_target,
                     min_extranonce_size: *min_extranonce_size,
@@ -264,7 +271,7 @@ impl ToPool {
             } => AnyMessage::Mining(Mining::OpenStandardMiningChannel(
                 OpenStandardMiningChannel {
                     request_id: *request_id,
-                    user_identity: Str0255::new(str255(user)).map_err(enc)?,
+                    user_identity: str255(user),
                     nominal_hash_rate: *hash_rate,
                     max_target,
                 },
@@ -412,19 +419,9 @@ impl FromPool {
                 channel_id: e.channel_id,
                 code: text(e.error_code.as_bytes()),
             },
-            other => FromPool::Other(kind(other)),
+            other => FromPool::Other(message_type_to_name(other.message_type()).to_string()),
         }
     }
-}
-
-/// A message's name for the log.
-fn kind(m: &AnyMessage<'_>) -> String {
-    let s = format!("{m:?}");
-    s.split(['(', ' ', '{'])
-        .nth(1)
-        .unwrap_or(s.as_str())
-        .trim_matches(|c: char| !c.is_alphanumeric())
-        .to_string()
 }
 
 /// The encrypted link.
@@ -746,7 +743,7 @@ mod tests {
 
     #[test]
     fn long_strings_are_cut_on_a_char_boundary() {
-        assert_eq!(str255(&"é".repeat(200)).len(), 254);
-        assert_eq!(str255("abc"), b"abc");
+        assert_eq!(cut255(&"é".repeat(200)).len(), 254);
+        assert_eq!(cut255("abc"), b"abc");
     }
 }
