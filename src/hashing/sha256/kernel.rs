@@ -163,6 +163,11 @@ mod table {
     pub(super) const AVX512_VERSIONS: &[VersionKernel] = &[
         k(Backend::Avx512, "x32", avx512::sweep_versions),
         k(Backend::Avx512, "x16", avx512::sweep_versions_one),
+        k(
+            Backend::Avx512,
+            "x16-pipe",
+            avx512::sweep_versions_pipelined,
+        ),
     ];
     pub(super) const SHANI_NONCES: &[NonceKernel] = &[
         k(Backend::Shani, "x3", shani::sweep::<3>),

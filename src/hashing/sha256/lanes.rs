@@ -71,6 +71,13 @@ pub(crate) trait Lanes: Copy {
     unsafe fn le_mask(self, o: Self) -> u32;
     /// Bit `i` set when lane `i` of `self` equals `o`.
     unsafe fn eq_mask(self, o: Self) -> u32;
+    /// An ordering point for the compiler: the values are computed before
+    /// it and their uses come after it, and such points keep their order.
+    /// Interleaved kernels put one after each round of each chain, so that
+    /// the compiler's scheduler cannot regroup the chains one after the
+    /// other. A no-op by default.
+    #[inline(always)]
+    unsafe fn order(_a: &mut Self, _b: &mut Self) {}
 }
 
 const PAD: u32 = 0x8000_0000;
@@ -229,8 +236,11 @@ unsafe fn round_pre<V: Lanes, const T: usize>(st: &mut State<V>, hk_next: V, dh_
     st.bc = carry;
     s[pos(T, 6)] = hk_next;
     s[pos(T, 2)] = dh_next;
-    s[pos(T, 3)] = dh.add(x);
-    s[pos(T, 7)] = hk.add(x).add(a.bsig0().add(maj));
+    let mut e_next = dh.add(x);
+    let mut a_next = hk.add(x).add(a.bsig0().add(maj));
+    V::order(&mut a_next, &mut e_next);
+    s[pos(T, 3)] = e_next;
+    s[pos(T, 7)] = a_next;
 }
 
 /// Round `T` given the next round's `K + W`.
@@ -261,14 +271,15 @@ unsafe fn round_e<V: Lanes, const T: usize>(st: &mut State<V>, kw_next: Option<V
     s[pos(T, 3)] = dh.add(e.bsig1()).add(V::ch(e, f, g));
 }
 
-/// The general message schedule step for word `T`.
+/// The general message schedule step for word `t` (a constant wherever
+/// this is inlined, so the indexing is folded).
 #[inline(always)]
-unsafe fn sched<V: Lanes, const T: usize>(w: &mut [V; 64]) {
-    w[T] = w[T - 2]
+unsafe fn sched<V: Lanes>(w: &mut [V; 64], t: usize) {
+    w[t] = w[t - 2]
         .ssig1()
-        .add(w[T - 7])
-        .add(w[T - 15].ssig0())
-        .add(w[T - 16]);
+        .add(w[t - 7])
+        .add(w[t - 15].ssig0())
+        .add(w[t - 16]);
 }
 
 /// Rounds whose next `K + W` is a constant.
@@ -289,7 +300,7 @@ macro_rules! w_rounds {
 macro_rules! sched_rounds {
     ($V:ty, $s:ident, $w:ident, $k:ident; $($t:literal)*) => {
         $(
-            sched::<$V, { $t + 1 }>(&mut $w);
+            sched(&mut $w, $t + 1);
             round::<$V, $t>(&mut $s, $w[$t + 1].add(<$V>::splat($k[$t + 1])));
         )*
     };
@@ -336,7 +347,7 @@ pub(crate) unsafe fn e61<V: Lanes>(p: &Pre, n: V, k1: &[u32; 64], k2: &[u32; 64]
         55 56 57 58 59 60 61 62);
     round_last::<V, 63>(&mut s);
     // After round 63 the roles are back at their home positions.
-    let mut x = [sp(0); 64];
+    let mut x = [sp(0); 8];
     for (xi, (si, mi)) in x.iter_mut().zip(s.s.iter().zip(p.mid)) {
         *xi = si.add(sp(mi));
     }
@@ -369,65 +380,104 @@ unsafe fn block2_w16_32<V: Lanes>(p: &Pre, n: V, w: &mut [V; 64]) {
 
 /// The second hash's `e` after round 60, from the first digest in `x[0..8]`.
 #[inline(always)]
-unsafe fn second_e61<V: Lanes>(mut x: [V; 64], k2: &[u32; 64]) -> V {
-    let sp = V::splat;
-    // ---- The second hash, of the 32-byte first digest.
-    let mut s = State {
-        s: [sp(0); 8],
-        bc: sp(IV[0] ^ IV[1]),
-    };
-    // Roles at round 1: (a1, A, B, C, e1, E, F, G) of the IV.
-    s.s[pos(1, 0)] = sp(SECOND.a1).add(x[0]);
-    s.s[pos(1, 1)] = sp(IV[0]);
-    s.s[pos(1, 2)] = sp(IV[1]);
-    s.s[pos(1, 3)] = sp(SECOND.dh1).add(x[1]);
-    s.s[pos(1, 4)] = sp(SECOND.e1).add(x[0]);
-    s.s[pos(1, 5)] = sp(IV[4]);
-    s.s[pos(1, 6)] = sp(IV[5]);
-    s.s[pos(1, 7)] = sp(SECOND.hk1).add(x[1]);
-    round_pre::<V, 1>(&mut s, sp(SECOND.hk2).add(x[2]), sp(SECOND.dh2).add(x[2]));
-    round_pre::<V, 2>(&mut s, sp(SECOND.hk3).add(x[3]), sp(SECOND.dh3).add(x[3]));
-    w_rounds!(V, s, x, k2; 3 4 5 6);
-    // W8 is the padding bit, W9..W14 zero, W15 the length.
-    const_rounds!(V, s, |t: usize| match t {
-        8 => k2[t].wrapping_add(PAD),
-        15 => k2[t].wrapping_add(LEN2),
-        _ => k2[t],
-    }; 7 8 9 10 11 12 13 14);
-    x[16] = x[1].ssig0().add(x[0]);
-    x[17] = x[2].ssig0().add(x[1]).add(sp(small_sigma1(LEN2)));
-    x[18] = x[16].ssig1().add(x[3].ssig0()).add(x[2]);
-    x[19] = x[17].ssig1().add(x[4].ssig0()).add(x[3]);
-    x[20] = x[18].ssig1().add(x[5].ssig0()).add(x[4]);
-    x[21] = x[19].ssig1().add(x[6].ssig0()).add(x[5]);
-    x[22] = x[20].ssig1().add(x[7].ssig0()).add(x[6]).add(sp(LEN2));
-    x[23] = x[21]
-        .ssig1()
-        .add(x[16])
-        .add(x[7])
-        .add(sp(small_sigma0(PAD)));
-    x[24] = x[22].ssig1().add(x[17]).add(sp(PAD));
-    x[25] = x[23].ssig1().add(x[18]);
-    x[26] = x[24].ssig1().add(x[19]);
-    x[27] = x[25].ssig1().add(x[20]);
-    x[28] = x[26].ssig1().add(x[21]);
-    x[29] = x[27].ssig1().add(x[22]);
-    x[30] = x[28].ssig1().add(x[23]).add(sp(small_sigma0(LEN2)));
-    x[31] = x[29].ssig1().add(x[24]).add(x[16].ssig0()).add(sp(LEN2));
-    w_rounds!(V, s, x, k2; 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30);
-    sched_rounds!(V, s, x, k2; 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53
-        54 55 56);
-    macro_rules! e_rounds {
-        ($($t:literal)*) => {
-            $(
-                sched::<V, { $t + 1 }>(&mut x);
-                round_e::<V, $t>(&mut s, Some(x[$t + 1].add(sp(k2[$t + 1]))));
-            )*
-        };
+unsafe fn second_e61<V: Lanes>(x: [V; 8], k2: &[u32; 64]) -> V {
+    let mut buf = [V::splat(0); 64];
+    let mut h = SecondHash::start(x, &mut buf);
+    macro_rules! rounds {
+        ($($t:literal)*) => { $( h.round::<$t>(k2); )* };
     }
-    e_rounds!(57 58 59);
-    round_e::<V, 60>(&mut s, None);
-    s.s[pos(60, 3)]
+    rounds!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
+        32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60);
+    h.e61()
+}
+
+/// The second hash (of a 32-byte first digest) in progress, one round at a
+/// time, so that its rounds can be interleaved with another hash's.
+struct SecondHash<'a, V> {
+    s: State<V>,
+    /// The message schedule; words 0..8 are the first digest.
+    x: &'a mut [V; 64],
+}
+
+impl<'a, V: Lanes> SecondHash<'a, V> {
+    /// The state before round 1, from the first digest.
+    #[inline(always)]
+    unsafe fn start(digest: [V; 8], x: &'a mut [V; 64]) -> Self {
+        let sp = V::splat;
+        x[..8].copy_from_slice(&digest);
+        let mut s = State {
+            s: [sp(0); 8],
+            bc: sp(IV[0] ^ IV[1]),
+        };
+        // Roles at round 1: (a1, A, B, C, e1, E, F, G) of the IV.
+        s.s[pos(1, 0)] = sp(SECOND.a1).add(x[0]);
+        s.s[pos(1, 1)] = sp(IV[0]);
+        s.s[pos(1, 2)] = sp(IV[1]);
+        s.s[pos(1, 3)] = sp(SECOND.dh1).add(x[1]);
+        s.s[pos(1, 4)] = sp(SECOND.e1).add(x[0]);
+        s.s[pos(1, 5)] = sp(IV[4]);
+        s.s[pos(1, 6)] = sp(IV[5]);
+        s.s[pos(1, 7)] = sp(SECOND.hk1).add(x[1]);
+        SecondHash { s, x }
+    }
+
+    /// Round `T` (1..=60), with the message schedule word it needs next.
+    /// W8 is the padding bit, W9..W14 zero and W15 the length, so W16..W31
+    /// are the digest's terms plus constants; one of them is computed in
+    /// each of rounds 1..=16, well before it is used. Rounds 57-60 compute
+    /// only `e`.
+    #[inline(always)]
+    unsafe fn round<const T: usize>(&mut self, k2: &[u32; 64]) {
+        let sp = V::splat;
+        let (s, x) = (&mut self.s, &mut *self.x);
+        if T <= 16 {
+            let t = 15 + T;
+            x[t] = match t {
+                16 => x[1].ssig0().add(x[0]),
+                17 => x[2].ssig0().add(x[1]).add(sp(small_sigma1(LEN2))),
+                18..=21 => x[t - 2].ssig1().add(x[t - 15].ssig0()).add(x[t - 16]),
+                22 => x[20].ssig1().add(x[7].ssig0()).add(x[6]).add(sp(LEN2)),
+                23 => x[21]
+                    .ssig1()
+                    .add(x[16])
+                    .add(x[7])
+                    .add(sp(small_sigma0(PAD))),
+                24 => x[22].ssig1().add(x[17]).add(sp(PAD)),
+                25..=29 => x[t - 2].ssig1().add(x[t - 7]),
+                30 => x[28].ssig1().add(x[23]).add(sp(small_sigma0(LEN2))),
+                _ => x[29].ssig1().add(x[24]).add(x[16].ssig0()).add(sp(LEN2)),
+            };
+        }
+        match T {
+            1 => round_pre::<V, 1>(s, sp(SECOND.hk2).add(x[2]), sp(SECOND.dh2).add(x[2])),
+            2 => round_pre::<V, 2>(s, sp(SECOND.hk3).add(x[3]), sp(SECOND.dh3).add(x[3])),
+            7..=14 => {
+                let kw = match T + 1 {
+                    8 => k2[8].wrapping_add(PAD),
+                    15 => k2[15].wrapping_add(LEN2),
+                    t => k2[t],
+                };
+                round::<V, T>(s, sp(kw))
+            }
+            3..=56 => {
+                if T >= 31 {
+                    sched(x, T + 1);
+                }
+                round::<V, T>(s, x[T + 1].add(sp(k2[T + 1])))
+            }
+            57..=59 => {
+                sched(x, T + 1);
+                round_e::<V, T>(s, Some(x[T + 1].add(sp(k2[T + 1]))))
+            }
+            _ => round_e::<V, T>(s, None),
+        }
+    }
+
+    /// `e` after round 60 (`H7 = e + IV[7]`).
+    #[inline(always)]
+    fn e61(&self) -> V {
+        self.s.s[pos(60, 3)]
+    }
 }
 
 /// The per-lane nonce-free values of a [`VersionWork`]: lane `i` holds
@@ -513,7 +563,7 @@ impl SharedSchedule {
         let mut w = [sp(0); 64];
         block2_w16_32(p, n, &mut w);
         macro_rules! extend {
-            ($($t:literal)*) => { $( sched::<V, $t>(&mut w); )* };
+            ($($t:literal)*) => { $( sched(&mut w, $t); )* };
         }
         extend!(33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60
             61 62 63);
@@ -524,63 +574,136 @@ impl SharedSchedule {
     }
 }
 
+/// Block 2 of the first hash for version lanes `off..off + N` of a
+/// [`PreLanes`], all at the nonce in column `j` of the shared schedule, one
+/// round at a time (rounds 4..=63; 0-2 and the nonce-free half of 3 are in
+/// the [`PreLanes`]).
+struct VersionBlock2<'a> {
+    p: &'a PreLanes,
+    off: usize,
+    kw: &'a [[u32; VERSION_LANES]; 64],
+    j: usize,
+    k1: &'a [u32; 64],
+}
+
+impl VersionBlock2<'_> {
+    /// Lanes `off..off + N` of `x`.
+    #[inline(always)]
+    unsafe fn ld<V: Lanes>(&self, x: &[u32; VERSION_LANES]) -> V {
+        V::load(&x[self.off..])
+    }
+
+    /// The state at the start of round 4.
+    #[inline(always)]
+    unsafe fn start<V: Lanes>(&self) -> State<V> {
+        let p = self.p;
+        let w3 = V::splat(self.kw[3][self.j]);
+        let mut s = State {
+            s: [V::splat(0); 8],
+            bc: self.ld(&p.ab),
+        };
+        s.s[pos(4, 0)] = self.ld::<V>(&p.r3_a).add(w3);
+        s.s[pos(4, 1)] = self.ld(&p.a);
+        s.s[pos(4, 2)] = self.ld(&p.b);
+        s.s[pos(4, 3)] = self.ld(&p.dh4);
+        s.s[pos(4, 4)] = self.ld::<V>(&p.r3_e).add(w3);
+        s.s[pos(4, 5)] = self.ld(&p.e);
+        s.s[pos(4, 6)] = self.ld(&p.f);
+        s.s[pos(4, 7)] = self.ld(&p.hk4);
+        s
+    }
+
+    /// Round `T` (4..=63). W7..W14 are zero and W15 the length, so rounds
+    /// 6..=16 add constants; from round 17 on, `K + W` comes from the
+    /// shared schedule.
+    #[inline(always)]
+    unsafe fn round<V: Lanes, const T: usize>(&self, s: &mut State<V>) {
+        let p = self.p;
+        match T {
+            4 => round_pre::<V, 4>(s, self.ld(&p.hk5), self.ld(&p.dh5)),
+            5 => round_pre::<V, 5>(s, self.ld(&p.hk6), self.ld(&p.dh6)),
+            6..=16 => {
+                let kw = match T + 1 {
+                    15 => self.k1[15].wrapping_add(LEN1),
+                    16 => self.k1[16].wrapping_add(p.shared.w16),
+                    17 => self.k1[17].wrapping_add(p.shared.w17),
+                    t => self.k1[t],
+                };
+                round::<V, T>(s, V::splat(kw))
+            }
+            17..=62 => round::<V, T>(s, V::splat(self.kw[T + 1][self.j])),
+            _ => round_last::<V, T>(s),
+        }
+    }
+
+    /// The first digest, from the state after round 63, as the second
+    /// hash's message.
+    #[inline(always)]
+    unsafe fn digest<V: Lanes>(&self, s: &State<V>) -> [V; 8] {
+        let mut x = [V::splat(0); 8];
+        for (i, xi) in x.iter_mut().enumerate() {
+            // After round 63 the roles are back at their home positions.
+            *xi = s.s[i].add(self.ld(&self.p.mid[i]));
+        }
+        x
+    }
+}
+
 /// The second hash's `e` after round 60 for version lanes `off..off + N`
 /// of `p`, all at the nonce in column `j` of `kw`.
 #[inline(always)]
-unsafe fn e61_versions<V: Lanes>(
-    p: &PreLanes,
-    off: usize,
-    kw: &SharedSchedule,
-    j: usize,
-    k1: &[u32; 64],
+unsafe fn e61_versions<V: Lanes>(b2: &VersionBlock2, k2: &[u32; 64]) -> V {
+    let mut s = b2.start::<V>();
+    macro_rules! rounds {
+        ($($t:literal)*) => { $( b2.round::<V, $t>(&mut s); )* };
+    }
+    rounds!(4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34
+        35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63);
+    second_e61(b2.digest(&s), k2)
+}
+
+/// Block 2 of one group of version lanes interleaved, round by round, with
+/// the second hash of the group before it (from its first digest `prev`):
+/// two independent dependency chains in one instruction stream, one light
+/// and one heavy in rotates (the second hash extends its own schedule).
+/// Returns the previous group's `e` after round 60 and this group's first
+/// digest.
+#[inline(always)]
+unsafe fn pipelined_step<V: Lanes>(
+    b2: &VersionBlock2,
+    prev: [V; 8],
+    xbuf: &mut [V; 64],
     k2: &[u32; 64],
-) -> V {
-    let sp = V::splat;
-    let ld = |x: &[u32; VERSION_LANES]| V::load(&x[off..]);
-    let q = &p.shared;
-    let kw = &kw.0;
-    let w3 = sp(kw[3][j]);
-    let mut s = State {
-        s: [sp(0); 8],
-        bc: ld(&p.ab),
-    };
-    s.s[pos(4, 0)] = ld(&p.r3_a).add(w3);
-    s.s[pos(4, 1)] = ld(&p.a);
-    s.s[pos(4, 2)] = ld(&p.b);
-    s.s[pos(4, 3)] = ld(&p.dh4);
-    s.s[pos(4, 4)] = ld(&p.r3_e).add(w3);
-    s.s[pos(4, 5)] = ld(&p.e);
-    s.s[pos(4, 6)] = ld(&p.f);
-    s.s[pos(4, 7)] = ld(&p.hk4);
-    round_pre::<V, 4>(&mut s, ld(&p.hk5), ld(&p.dh5));
-    round_pre::<V, 5>(&mut s, ld(&p.hk6), ld(&p.dh6));
-    const_rounds!(V, s, |t: usize| match t {
-        15 => k1[t].wrapping_add(LEN1),
-        16 => k1[t].wrapping_add(q.w16),
-        17 => k1[t].wrapping_add(q.w17),
-        _ => k1[t],
-    }; 6 7 8 9 10 11 12 13 14 15 16);
-    macro_rules! kw_rounds {
-        ($($t:literal)*) => { $( round::<V, $t>(&mut s, sp(kw[$t + 1][j])); )* };
+) -> (V, [V; 8]) {
+    let mut s = b2.start::<V>();
+    let mut h = SecondHash::start(prev, xbuf);
+    macro_rules! rounds {
+        ($(($t:literal $u:literal))*) => { $(
+            h.round::<$t>(k2);
+            b2.round::<V, $u>(&mut s);
+        )* };
     }
-    kw_rounds!(17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44
-        45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62);
-    round_last::<V, 63>(&mut s);
-    let mut x = [sp(0); 64];
-    for (i, xi) in x.iter_mut().take(8).enumerate() {
-        *xi = s.s[i].add(ld(&p.mid[i]));
-    }
-    second_e61(x, k2)
+    rounds!((1 4) (2 5) (3 6) (4 7) (5 8) (6 9) (7 10) (8 11) (9 12) (10 13) (11 14) (12 15)
+        (13 16) (14 17) (15 18) (16 19) (17 20) (18 21) (19 22) (20 23) (21 24) (22 25) (23 26)
+        (24 27) (25 28) (26 29) (27 30) (28 31) (29 32) (30 33) (31 34) (32 35) (33 36) (34 37)
+        (35 38) (36 39) (37 40) (38 41) (39 42) (40 43) (41 44) (42 45) (43 46) (44 47) (45 48)
+        (46 49) (47 50) (48 51) (49 52) (50 53) (51 54) (52 55) (53 56) (54 57) (55 58) (56 59)
+        (57 60) (58 61) (59 62) (60 63));
+    (h.e61(), b2.digest(&s))
 }
 
 /// Sweep `first..=last` for every header of `work` with lane type `V`,
 /// the lanes holding versions: block 2's schedule is computed once per
 /// nonce for all of them. Hits are `(lane, nonce)`, by nonce then lane.
 ///
+/// With `PIPELINED`, each pass interleaves block 2 of one group of lanes
+/// with the second hash of the group before it ([`pipelined_step`]), and
+/// the last group's second hash runs on its own at the end.
+///
 /// # Safety
 /// The CPU must support the target features `V`'s operations use.
 #[inline(always)]
-pub(crate) unsafe fn sweep_versions<V: Lanes>(
+pub(crate) unsafe fn sweep_versions<V: Lanes, const PIPELINED: bool>(
     work: &VersionWork,
     first: u32,
     last: u32,
@@ -590,6 +713,25 @@ pub(crate) unsafe fn sweep_versions<V: Lanes>(
     let (k1, k2) = (core::hint::black_box(&K), core::hint::black_box(&K));
     let top = work.target.top();
     let mut kw = SharedSchedule::new();
+    // The group whose second hash is still to run: its nonce, first lane
+    // and first digest.
+    let mut pending: Option<(u32, usize)> = None;
+    let mut digest = [V::splat(0); 8];
+    let mut xbuf = [V::splat(0); 64];
+    core::hint::black_box(&mut xbuf);
+    let mut check = |e: V, nonce: u32, off: usize| {
+        let mut mask = candidates(e, top);
+        while mask != 0 {
+            let lane = off + mask.trailing_zeros() as usize;
+            if work
+                .target
+                .is_met_by_state(&work.unit(lane).hash_state(nonce))
+            {
+                hits.push((lane, nonce));
+            }
+            mask &= mask - 1;
+        }
+    };
     let mut base = first;
     loop {
         let remaining = last - base;
@@ -608,17 +750,23 @@ pub(crate) unsafe fn sweep_versions<V: Lanes>(
             let nonce = base.wrapping_add(j as u32);
             let mut off = 0;
             while off < VERSION_LANES {
-                let e = e61_versions::<V>(&pre, off, &kw, j, k1, k2);
-                let mut mask = candidates(e, top);
-                while mask != 0 {
-                    let lane = off + mask.trailing_zeros() as usize;
-                    if work
-                        .target
-                        .is_met_by_state(&work.unit(lane).hash_state(nonce))
-                    {
-                        hits.push((lane, nonce));
+                let b2 = VersionBlock2 {
+                    p: &pre,
+                    off,
+                    kw: &kw.0,
+                    j,
+                    k1,
+                };
+                if PIPELINED {
+                    // The first step's second hash has no group to hash.
+                    let (e, next) = pipelined_step::<V>(&b2, digest, &mut xbuf, k2);
+                    if let Some((n, o)) = pending {
+                        check(e, n, o);
                     }
-                    mask &= mask - 1;
+                    pending = Some((nonce, off));
+                    digest = next;
+                } else {
+                    check(e61_versions::<V>(&b2, k2), nonce, off);
                 }
                 off += V::N;
             }
@@ -627,6 +775,9 @@ pub(crate) unsafe fn sweep_versions<V: Lanes>(
             break;
         }
         base += VERSION_LANES as u32;
+    }
+    if let Some((n, o)) = pending {
+        check(second_e61(digest, k2), n, o);
     }
 }
 
@@ -739,5 +890,10 @@ impl<V: Lanes> Lanes for Pair<V> {
     #[inline(always)]
     unsafe fn eq_mask(self, o: Self) -> u32 {
         self.0.eq_mask(o.0) | self.1.eq_mask(o.1) << V::N
+    }
+    #[inline(always)]
+    unsafe fn order(a: &mut Self, b: &mut Self) {
+        V::order(&mut a.0, &mut b.0);
+        V::order(&mut a.1, &mut b.1);
     }
 }

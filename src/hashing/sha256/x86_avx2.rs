@@ -145,5 +145,5 @@ pub(crate) unsafe fn sweep_versions(
     hits: &mut Vec<(usize, u32)>,
 ) {
     // SAFETY: as in `sweep`.
-    unsafe { lanes::sweep_versions::<Ymm>(work, first, last, hits) }
+    unsafe { lanes::sweep_versions::<Ymm, false>(work, first, last, hits) }
 }

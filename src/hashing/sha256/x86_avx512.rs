@@ -118,6 +118,27 @@ impl Lanes for Zmm {
     unsafe fn eq_mask(self, o: Self) -> u32 {
         _mm512_cmpeq_epi32_mask(self.0, o.0) as u32
     }
+    #[inline(always)]
+    unsafe fn order(a: &mut Self, b: &mut Self) {
+        order_zmm(&mut a.0, &mut b.0)
+    }
+}
+
+/// [`Lanes::order`] for `Zmm`: an empty `asm!` block (not `pure`, so such
+/// blocks keep their order) that takes and gives back both registers.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn order_zmm(a: &mut __m512i, b: &mut __m512i) {
+    // SAFETY: the block contains no instruction; it only names the two
+    // registers, which it leaves unchanged.
+    unsafe {
+        core::arch::asm!(
+            "/* {0} {1} */",
+            inout(zmm_reg) * a,
+            inout(zmm_reg) * b,
+            options(nostack, preserves_flags)
+        )
+    }
 }
 
 /// Sweep `first..=last`.
@@ -164,7 +185,7 @@ pub(crate) unsafe fn sweep_versions(
     hits: &mut Vec<(usize, u32)>,
 ) {
     // SAFETY: as in `sweep`.
-    unsafe { lanes::sweep_versions::<lanes::Pair<Zmm>>(work, first, last, hits) }
+    unsafe { lanes::sweep_versions::<lanes::Pair<Zmm>, false>(work, first, last, hits) }
 }
 
 /// Sweep `first..=last` for the 32 headers of `work`, one register of 16
@@ -182,5 +203,24 @@ pub(crate) unsafe fn sweep_versions_one(
     hits: &mut Vec<(usize, u32)>,
 ) {
     // SAFETY: as in `sweep`.
-    unsafe { lanes::sweep_versions::<Zmm>(work, first, last, hits) }
+    unsafe { lanes::sweep_versions::<Zmm, false>(work, first, last, hits) }
+}
+
+/// Sweep `first..=last` for the 32 headers of `work`, one register of 16
+/// versions in block 2 while another finishes the second hash of the 16
+/// before them (see `lanes::sweep_versions`): two dependency chains, one
+/// rotate-light and one rotate-heavy, in one instruction stream.
+///
+/// # Safety
+/// The CPU must support the enabled target features ([`is_supported`]).
+#[target_feature(enable = "avx512f")]
+#[inline(never)]
+pub(crate) unsafe fn sweep_versions_pipelined(
+    work: &VersionWork,
+    first: u32,
+    last: u32,
+    hits: &mut Vec<(usize, u32)>,
+) {
+    // SAFETY: as in `sweep`.
+    unsafe { lanes::sweep_versions::<Zmm, true>(work, first, last, hits) }
 }
