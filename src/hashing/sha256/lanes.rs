@@ -649,8 +649,8 @@ impl VersionBlock2<'_> {
     }
 }
 
-/// The second hash's `e` after round 60 for version lanes `off..off + N`
-/// of `p`, all at the nonce in column `j` of `kw`.
+/// The second hash's `e` after round 60 for the version lanes of `b2`,
+/// block 2 and the second hash one after the other.
 #[inline(always)]
 unsafe fn e61_versions<V: Lanes>(b2: &VersionBlock2, k2: &[u32; 64]) -> V {
     let mut s = b2.start::<V>();
