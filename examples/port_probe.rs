@@ -1,17 +1,19 @@
-//! Measures what bounds the AVX-512 kernels on the CPU at hand: the core
-//! clock, and how many 512-bit adds, rotates and three-input ternary-logic
+//! Measures what bounds the vector kernels on the CPU at hand: the core
+//! clock; how many 512-bit adds, rotates and three-input ternary-logic
 //! operations issue per cycle, alone and mixed in the proportions of the
-//! version-lane kernel. The figures in docs/benchmarks.md ("What bounds
-//! the AVX-512 kernels") come from it; machines differ, so run it on yours:
+//! version-lane kernel (on CPUs with AVX-512); and the rate and latency of
+//! the SHA instructions, alone and beside 256-bit integer work (on CPUs
+//! with SHA-NI). The figures in docs/benchmarks.md ("What bounds the
+//! kernels") come from it; machines differ, so run it on yours:
 //!
 //! ```sh
 //! cargo run --release --example port_probe
 //! ```
 //!
-//! Each probe runs a block of 240 independent instructions (24 registers,
-//! each instruction's inputs written 7 and more instructions earlier) many
-//! times and takes the fastest of several runs; the clock comes from a
-//! chain of dependent scalar adds, one per cycle.
+//! Each probe runs a block of independent instructions (each
+//! instruction's inputs written several instructions earlier) many times
+//! and takes the fastest of several runs; the clock comes from a chain of
+//! dependent scalar adds, one per cycle.
 
 #[cfg(target_arch = "x86_64")]
 mod probe {
@@ -73,6 +75,57 @@ mod probe {
             concat!("vpternlogd zmm", $d, ", zmm", $s, ", zmm", $t, ", 0x96\n")
         };
     }
+    macro_rules! xor {
+        ($d:literal, $s:literal, $t:literal) => {
+            concat!("vpxord zmm", $d, ", zmm", $s, ", zmm", $t, "\n")
+        };
+    }
+    macro_rules! shift {
+        ($d:literal, $s:literal, $t:literal) => {
+            concat!("vpsrld zmm", $d, ", zmm", $s, ", 3\n")
+        };
+    }
+    /// A rotate written as a double shift of a register with itself
+    /// (AVX512-VBMI2).
+    macro_rules! shld {
+        ($d:literal, $s:literal, $t:literal) => {
+            concat!("vpshldd zmm", $d, ", zmm", $s, ", zmm", $s, ", 7\n")
+        };
+    }
+    /// As `block24`, with `$a` for the even and `$b` for the odd
+    /// destination registers: the two kinds 1:1, as independent as in
+    /// `block24`.
+    macro_rules! alt24 {
+        ($a:ident, $b:ident) => {
+            concat!(
+                $a!(0, 7, 13),
+                $b!(1, 8, 14),
+                $a!(2, 9, 15),
+                $b!(3, 10, 16),
+                $a!(4, 11, 17),
+                $b!(5, 12, 18),
+                $a!(6, 13, 19),
+                $b!(7, 14, 20),
+                $a!(8, 15, 21),
+                $b!(9, 16, 22),
+                $a!(10, 17, 23),
+                $b!(11, 18, 0),
+                $a!(12, 19, 1),
+                $b!(13, 20, 2),
+                $a!(14, 21, 3),
+                $b!(15, 22, 4),
+                $a!(16, 23, 5),
+                $b!(17, 0, 6),
+                $a!(18, 1, 7),
+                $b!(19, 2, 8),
+                $a!(20, 3, 9),
+                $b!(21, 4, 10),
+                $a!(22, 5, 11),
+                $b!(23, 6, 12),
+            )
+        };
+    }
+
     /// An add and a rotate per destination register.
     macro_rules! add_rot {
         ($d:literal, $s:literal, $t:literal) => {
@@ -197,14 +250,26 @@ mod probe {
     }
 
     pub fn run() {
-        if !std::arch::is_x86_feature_detected!("avx512f") {
-            println!("this CPU has no AVX-512F: nothing to probe");
-            return;
-        }
         let hz = clock();
         println!("clock: {:.2} GHz (dependent scalar adds)", hz / 1e9);
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            avx512(hz);
+        } else {
+            println!("no AVX-512F: 512-bit probes skipped");
+        }
+        if std::arch::is_x86_feature_detected!("sha") && std::arch::is_x86_feature_detected!("avx2")
+        {
+            sha(hz);
+        } else {
+            println!("no SHA-NI and AVX2: SHA probes skipped");
+        }
+    }
+
+    /// Issue rates of the 512-bit operations of the AVX-512 kernels.
+    fn avx512(hz: f64) {
         let per_cycle = |ops: u64, secs: f64| (ops * PASSES) as f64 / (secs * hz);
-        let rows: [(&str, u64, f64); 5] = [
+        let vbmi2 = std::arch::is_x86_feature_detected!("avx512vbmi2");
+        let rows: [(&str, u64, f64); 12] = [
             ("vpaddd zmm", 240, time_zmm!(x10!(block24!(add)))),
             ("vprord zmm", 240, time_zmm!(x10!(block24!(rot)))),
             (
@@ -212,10 +277,41 @@ mod probe {
                 240,
                 time_zmm!(x10!(block24!(tern))),
             ),
+            ("vpxord zmm", 240, time_zmm!(x10!(block24!(xor)))),
+            ("vpsrld zmm", 240, time_zmm!(x10!(block24!(shift)))),
+            (
+                "vprord + vpternlogd, 1:1",
+                240,
+                time_zmm!(x10!(alt24!(rot, tern))),
+            ),
+            (
+                "vpaddd + vpternlogd, 1:1",
+                240,
+                time_zmm!(x10!(alt24!(add, tern))),
+            ),
+            (
+                "vprord + vpxord, 1:1",
+                240,
+                time_zmm!(x10!(alt24!(rot, xor))),
+            ),
+            (
+                "vpternlogd + vpxord, 1:1",
+                240,
+                time_zmm!(x10!(alt24!(tern, xor))),
+            ),
+            (
+                "vprord + vpshldd, 1:1",
+                240,
+                if vbmi2 {
+                    time_zmm!(x10!(alt24!(rot, shld)))
+                } else {
+                    f64::NAN
+                },
+            ),
             (
                 "vpaddd + vprord, 1:1",
-                480,
-                time_zmm!(x10!(block24!(add_rot))),
+                240,
+                time_zmm!(x10!(alt24!(add, rot))),
             ),
             (
                 "the version-lane kernel's mix",
@@ -232,6 +328,227 @@ mod probe {
             "vprord zmm latency",
             lat * hz / (100 * PASSES) as f64
         );
+    }
+
+    /// `$op` with destination `xmm$d` and source `xmm$s`.
+    macro_rules! xop {
+        ($op:literal, $d:literal, $s:literal) => {
+            concat!($op, " xmm", $d, ", xmm", $s, "\n")
+        };
+    }
+
+    /// 256-bit `$op` with destination `ymm$d`, source `ymm$s` and `$t` as
+    /// its last operand (a register that nothing here writes, or an
+    /// immediate).
+    macro_rules! yop {
+        ($op:literal, $t:literal, $d:literal, $s:literal) => {
+            concat!($op, " ymm", $d, ", ymm", $s, $t, "\n")
+        };
+    }
+
+    /// Seven 256-bit `$op`, one per register 9..15.
+    macro_rules! y7 {
+        ($op:literal, $t:literal) => {
+            concat!(
+                yop!($op, $t, 9, 13),
+                yop!($op, $t, 10, 14),
+                yop!($op, $t, 11, 15),
+                yop!($op, $t, 12, 9),
+                yop!($op, $t, 13, 10),
+                yop!($op, $t, 14, 11),
+                yop!($op, $t, 15, 12),
+            )
+        };
+    }
+
+    /// One SHA instruction per destination register 1..15 (`xmm0` is
+    /// `sha256rnds2`'s implicit third input), its source 7 registers on.
+    macro_rules! block15 {
+        ($op:literal) => {
+            concat!(
+                xop!($op, 1, 8),
+                xop!($op, 2, 9),
+                xop!($op, 3, 10),
+                xop!($op, 4, 11),
+                xop!($op, 5, 12),
+                xop!($op, 6, 13),
+                xop!($op, 7, 14),
+                xop!($op, 8, 15),
+                xop!($op, 9, 1),
+                xop!($op, 10, 2),
+                xop!($op, 11, 3),
+                xop!($op, 12, 4),
+                xop!($op, 13, 5),
+                xop!($op, 14, 6),
+                xop!($op, 15, 7),
+            )
+        };
+    }
+
+    /// `sha256rnds2` on `xmm$r` (its other input `xmm0`, which nothing
+    /// writes), then `$more`.
+    macro_rules! rnds {
+        ($r:literal, $more:expr) => {
+            concat!(xop!("sha256rnds2", $r, 0), $more)
+        };
+    }
+
+    /// Eight `sha256rnds2` on registers 1..8 (eight chains), each followed
+    /// by 0, 1 or 3 256-bit operations `$op` on registers 9..15 (see `yop`
+    /// for `$t`).
+    macro_rules! rnds_beside {
+        ($op:literal, $t:literal, 0) => {
+            concat!(
+                rnds!(1, ""),
+                rnds!(2, ""),
+                rnds!(3, ""),
+                rnds!(4, ""),
+                rnds!(5, ""),
+                rnds!(6, ""),
+                rnds!(7, ""),
+                rnds!(8, ""),
+            )
+        };
+        ($op:literal, $t:literal, 1) => {
+            concat!(
+                rnds!(1, yop!($op, $t, 9, 13)),
+                rnds!(2, yop!($op, $t, 10, 14)),
+                rnds!(3, yop!($op, $t, 11, 15)),
+                rnds!(4, yop!($op, $t, 12, 9)),
+                rnds!(5, yop!($op, $t, 13, 10)),
+                rnds!(6, yop!($op, $t, 14, 11)),
+                rnds!(7, yop!($op, $t, 15, 12)),
+                rnds!(8, yop!($op, $t, 9, 13)),
+            )
+        };
+        ($op:literal, $t:literal, 3) => {
+            concat!(
+                rnds_beside!($op, $t, 1),
+                y7!($op, $t),
+                y7!($op, $t),
+                yop!($op, $t, 10, 14),
+                yop!($op, $t, 11, 15),
+            )
+        };
+    }
+
+    /// Eight `sha256rnds2` on registers 1..8 and eight `$op` on registers
+    /// 9..15, alternating; every other input is `xmm0`, which nothing
+    /// writes.
+    macro_rules! sha_pairs {
+        ($op:literal) => {
+            concat!(
+                rnds!(1, xop!($op, 9, 0)),
+                rnds!(2, xop!($op, 10, 0)),
+                rnds!(3, xop!($op, 11, 0)),
+                rnds!(4, xop!($op, 12, 0)),
+                rnds!(5, xop!($op, 13, 0)),
+                rnds!(6, xop!($op, 14, 0)),
+                rnds!(7, xop!($op, 15, 0)),
+                rnds!(8, xop!($op, 9, 0)),
+            )
+        };
+    }
+
+    /// Runs `$body` (a block of instructions) `PASSES` times: seconds.
+    macro_rules! time_ymm {
+        ($($body:expr),+) => {
+            best(|| {
+                for _ in 0..PASSES {
+                    // SAFETY: vector register arithmetic on registers
+                    // declared as clobbered; no memory is touched. Only
+                    // called after checking for SHA-NI and AVX2.
+                    unsafe {
+                        asm!(
+                            $($body,)+
+                            out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
+                            out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
+                            out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _,
+                            out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
+                            options(nomem, nostack),
+                        )
+                    }
+                }
+            })
+        };
+    }
+
+    /// Rate and latency of the SHA instructions, and whether 256-bit
+    /// integer work can run beside `sha256rnds2` without slowing it.
+    fn sha(hz: f64) {
+        let per_cycle = |ops: u64, secs: f64| (ops * PASSES) as f64 / (secs * hz);
+        let rows: [(&str, u64, f64); 6] = [
+            ("sha256rnds2", 150, time_ymm!(x10!(block15!("sha256rnds2")))),
+            ("sha256msg1", 150, time_ymm!(x10!(block15!("sha256msg1")))),
+            ("sha256msg2", 150, time_ymm!(x10!(block15!("sha256msg2")))),
+            (
+                "sha256rnds2 + sha256msg1, 1:1",
+                160,
+                time_ymm!(x10!(sha_pairs!("sha256msg1"))),
+            ),
+            (
+                "sha256rnds2 + sha256msg2, 1:1",
+                160,
+                time_ymm!(x10!(sha_pairs!("sha256msg2"))),
+            ),
+            (
+                "sha256rnds2 + paddd, 1:1",
+                160,
+                time_ymm!(x10!(sha_pairs!("paddd"))),
+            ),
+        ];
+        for (name, ops, secs) in rows {
+            println!("{name:<32} {:.2} per cycle", per_cycle(ops, secs));
+        }
+        let lat = time_ymm!(x10!(x10!("sha256rnds2 xmm1, xmm0\n")));
+        println!(
+            "{:<32} {:.2} cycles",
+            "sha256rnds2 latency",
+            lat * hz / (100 * PASSES) as f64
+        );
+        // The same eight chains of sha256rnds2, alone and with 1 or 3
+        // 256-bit operations after each: sha256rnds2 per cycle, and all
+        // instructions per cycle.
+        let beside: [(&str, u64, f64); 7] = [
+            ("alone", 1, time_ymm!(x10!(rnds_beside!("", "", 0)))),
+            (
+                "+ 1 vpaddd ymm",
+                2,
+                time_ymm!(x10!(rnds_beside!("vpaddd", ", ymm0", 1))),
+            ),
+            (
+                "+ 3 vpaddd ymm",
+                4,
+                time_ymm!(x10!(rnds_beside!("vpaddd", ", ymm0", 3))),
+            ),
+            (
+                "+ 1 vpxor ymm",
+                2,
+                time_ymm!(x10!(rnds_beside!("vpxor", ", ymm0", 1))),
+            ),
+            (
+                "+ 3 vpxor ymm",
+                4,
+                time_ymm!(x10!(rnds_beside!("vpxor", ", ymm0", 3))),
+            ),
+            (
+                "+ 1 vpsrld ymm",
+                2,
+                time_ymm!(x10!(rnds_beside!("vpsrld", ", 3", 1))),
+            ),
+            (
+                "+ 3 vpsrld ymm",
+                4,
+                time_ymm!(x10!(rnds_beside!("vpsrld", ", 3", 3))),
+            ),
+        ];
+        for (name, per_rnds, secs) in beside {
+            println!(
+                "sha256rnds2 {name:<20} {:.2} per cycle ({:.2} instructions)",
+                per_cycle(80, secs),
+                per_cycle(80 * per_rnds, secs)
+            );
+        }
     }
 }
 

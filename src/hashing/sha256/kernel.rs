@@ -170,14 +170,16 @@ mod table {
         ),
     ];
     pub(super) const SHANI_NONCES: &[NonceKernel] = &[
-        k(Backend::Shani, "x3", shani::sweep::<3>),
-        k(Backend::Shani, "x2", shani::sweep::<2>),
-        k(Backend::Shani, "x4", shani::sweep::<4>),
+        k(Backend::Shani, "x3", shani::sweep::<3, false>),
+        k(Backend::Shani, "x2", shani::sweep::<2, false>),
+        k(Backend::Shani, "x4", shani::sweep::<4, false>),
+        k(Backend::Shani, "x2-ahead", shani::sweep::<2, true>),
     ];
     pub(super) const SHANI_VERSIONS: &[VersionKernel] = &[
-        k(Backend::Shani, "x4", shani::sweep_versions::<4>),
-        k(Backend::Shani, "x2", shani::sweep_versions::<2>),
-        k(Backend::Shani, "x8", shani::sweep_versions::<8>),
+        k(Backend::Shani, "x4", shani::sweep_versions::<4, false>),
+        k(Backend::Shani, "x2", shani::sweep_versions::<2, false>),
+        k(Backend::Shani, "x8", shani::sweep_versions::<8, false>),
+        k(Backend::Shani, "x4-ahead", shani::sweep_versions::<4, true>),
     ];
     pub(super) const AVX2_NONCES: &[NonceKernel] = &[k(Backend::Avx2, "x8", avx2::sweep)];
     pub(super) const AVX2_VERSIONS: &[VersionKernel] =

@@ -6,10 +6,13 @@
 //! this kernel beats SHA-NI on CPUs that have both. The algorithm itself is
 //! [`super::lanes`]; this module only supplies the lane operations.
 //!
-//! With version rolling, [`sweep_versions`] hashes 32 versions of one
-//! header per nonce in two registers side by side; the second register's
-//! independent dependency chains keep more of the vector pipes busy than
-//! one register's rounds can.
+//! With version rolling, three kernels hash 32 versions of one header per
+//! nonce, and calibration times them on the CPU at hand: [`sweep_versions`]
+//! drives two registers of 16 side by side (more independent work, some
+//! spills), [`sweep_versions_one`] one register at a time (no spills), and
+//! [`sweep_versions_pipelined`] one register's block 2 interleaved round by
+//! round with the second hash of the 16 versions before it, kept
+//! interleaved by an ordering point per round ([`Lanes::order`]).
 
 use core::arch::x86_64::*;
 

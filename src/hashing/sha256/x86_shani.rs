@@ -9,10 +9,17 @@
 //! once, and the second hash stops after round 61 (only `H7` is needed,
 //! which is the `e` of round 60, the F word of that `sha256rnds2`).
 //!
-//! With version rolling, [`sweep_versions`] interleaves several (2, 4 or 8) *versions* of
-//! the header at the same nonce instead: they share block 2, so its
-//! `sha256msg1`/`sha256msg2` schedule is computed once for all of them, and
-//! only the rounds run per version.
+//! With version rolling, [`sweep_versions`] interleaves several (2, 4 or 8)
+//! *versions* of the header at the same nonce instead: they share block 2,
+//! so its `sha256msg1`/`sha256msg2` schedule is computed once per nonce for
+//! all 32 versions, and only the rounds run per version.
+//!
+//! The kernels named `-ahead` compute the second hash's whole message
+//! schedule into memory before its rounds ([`second_hash`] with `AHEAD`):
+//! with four ways, the states and the schedules do not fit the 16 `xmm`
+//! registers together, and LLVM otherwise spills states that are on the
+//! rounds' dependency chain. Which is faster depends on the core, so
+//! calibration times both.
 //!
 //! Register layout (Intel's): `abef` holds A, B, E, F in lanes 3..0, `cdgh`
 //! holds C, D, G, H; message vectors hold W[4g..4g+4] in lanes 0..3.
@@ -88,6 +95,24 @@ unsafe fn rounds4<const W: usize>(
     }
 }
 
+/// Four rounds on every way, with the same `W + K` for all of them, given
+/// as the two halves `sha256rnds2` takes (rounds 0-1 and 2-3, each in the
+/// low 64 bits).
+#[inline(always)]
+unsafe fn rounds4_shared<const W: usize>(
+    abef: &mut [__m128i; W],
+    cdgh: &mut [__m128i; W],
+    lo: __m128i,
+    hi: __m128i,
+) {
+    for j in 0..W {
+        cdgh[j] = _mm_sha256rnds2_epu32(cdgh[j], abef[j], lo);
+    }
+    for j in 0..W {
+        abef[j] = _mm_sha256rnds2_epu32(abef[j], cdgh[j], hi);
+    }
+}
+
 /// W[4g..4g+4] from the four previous message vectors.
 #[inline(always)]
 unsafe fn next_msg(m4: __m128i, m3: __m128i, m2: __m128i, m1: __m128i) -> __m128i {
@@ -110,11 +135,14 @@ macro_rules! sched_groups {
 }
 
 /// `H7` of the double SHA-256 of each way: way `j` hashes header `p[j]`
-/// at `nonce[j]`. With `SHARED`, every way has the same block 2 (the same
-/// tail and nonce; the headers differ only in block 1, as rolled versions
-/// do), so block 2's message schedule is computed once for all of them.
+/// at `nonce[j]`. With `AHEAD`, the second hash's schedule is computed
+/// into `scratch` before its rounds (see [`second_hash`]).
 #[inline(always)]
-unsafe fn h7<const W: usize, const SHARED: bool>(p: &[Pre; W], nonce: [u32; W]) -> [u32; W] {
+unsafe fn h7<const W: usize, const AHEAD: bool>(
+    p: &[Pre; W],
+    nonce: [u32; W],
+    scratch: &mut [[__m128i; 32]; W],
+) -> [u32; W] {
     let zero = _mm_setzero_si128();
     let mut abef = [zero; W];
     let mut cdgh: [__m128i; W] = core::array::from_fn(|j| p[j].abef1);
@@ -134,34 +162,128 @@ unsafe fn h7<const W: usize, const SHARED: bool>(p: &[Pre; W], nonce: [u32; W]) 
         let wk = _mm_add_epi32(msg[0], k4(g));
         rounds4(&mut abef, &mut cdgh, [wk; W]);
     }
-    if SHARED {
-        macro_rules! shared_groups {
-            ($($g:literal)*) => {
-                $(
-                    m[$g][0] = next_msg(m[$g - 4][0], m[$g - 3][0], m[$g - 2][0], m[$g - 1][0]);
-                    rounds4(&mut abef, &mut cdgh, [_mm_add_epi32(m[$g][0], k4($g)); W]);
-                )*
-            };
-        }
-        shared_groups!(4 5 6 7 8 9 10 11 12 13 14 15);
-    } else {
-        sched_groups!(W, m, abef, cdgh; 4 5 6 7 8 9 10 11 12 13 14 15);
-    }
+    sched_groups!(W, m, abef, cdgh; 4 5 6 7 8 9 10 11 12 13 14 15);
+    second_hash::<W, AHEAD>(abef, cdgh, p, scratch)
+}
 
+/// `W + K` of all 64 rounds of a block whose message words are `m`
+/// (W[4g..4g+4] in `m[g]`), into `wk`: element `2g` feeds rounds
+/// `4g, 4g+1` and `2g + 1` rounds `4g+2, 4g+3`, each in its low 64 bits as
+/// `sha256rnds2` takes it. Written in place: a copy of the array would be
+/// a `memcpy` call, whose 256-bit moves cost the next SHA instruction a
+/// state transition of hundreds of cycles on some cores (see
+/// docs/benchmarks.md). (Advancing several ways' schedules group by group,
+/// so that their `sha256msg2` chains overlap, measured slower.)
+#[inline(always)]
+unsafe fn schedule_wk(m: [__m128i; 4], wk: &mut [__m128i; 32]) {
+    let [mut m4, mut m3, mut m2, mut m1] = m;
+    for (g, msg) in m.iter().enumerate() {
+        let v = _mm_add_epi32(*msg, k4(g));
+        wk[2 * g] = v;
+        wk[2 * g + 1] = _mm_shuffle_epi32::<0x0e>(v);
+    }
+    for g in 4..16 {
+        let next = next_msg(m4, m3, m2, m1);
+        let v = _mm_add_epi32(next, k4(g));
+        wk[2 * g] = v;
+        wk[2 * g + 1] = _mm_shuffle_epi32::<0x0e>(v);
+        [m4, m3, m2, m1] = [m3, m2, m1, next];
+    }
+}
+
+/// Block 2's message words at `nonce`.
+#[inline(always)]
+unsafe fn block2_msg(p: &Pre, nonce: u32) -> [__m128i; 4] {
+    [
+        _mm_insert_epi32::<3>(p.msg0, nonce.swap_bytes() as i32),
+        words(PAD, 0, 0, 0),
+        _mm_setzero_si128(),
+        words(0, 0, 0, 640),
+    ]
+}
+
+/// Rounds `4g..4g+4` for `g` in `groups` on every way, way `j` with the
+/// `W + K` of [`schedule_wk`] in `wk[j]`.
+#[inline(always)]
+unsafe fn rounds_wk<const W: usize>(
+    abef: &mut [__m128i; W],
+    cdgh: &mut [__m128i; W],
+    wk: &[[__m128i; 32]; W],
+    groups: core::ops::Range<usize>,
+) {
+    for g in groups {
+        for j in 0..W {
+            cdgh[j] = _mm_sha256rnds2_epu32(cdgh[j], abef[j], wk[j][2 * g]);
+        }
+        for j in 0..W {
+            abef[j] = _mm_sha256rnds2_epu32(abef[j], cdgh[j], wk[j][2 * g + 1]);
+        }
+    }
+}
+
+/// `H7` of the double SHA-256 of each way: way `j` hashes header `p[j]`,
+/// and all have the same block 2, whose `W + K` is `wk` (from
+/// [`schedule_wk`], computed once per nonce for all the versions). With
+/// `AHEAD`, the second hash's schedule is computed before its rounds.
+#[inline(always)]
+unsafe fn h7_shared<const W: usize, const AHEAD: bool>(
+    p: &[Pre; W],
+    wk: &[__m128i; 32],
+    scratch: &mut [[__m128i; 32]; W],
+) -> [u32; W] {
+    let mut abef: [__m128i; W] =
+        core::array::from_fn(|j| _mm_sha256rnds2_epu32(p[j].mid_abef, p[j].abef1, wk[1]));
+    let mut cdgh: [__m128i; W] = core::array::from_fn(|j| p[j].abef1);
+    for g in 1..16 {
+        rounds4_shared(&mut abef, &mut cdgh, wk[2 * g], wk[2 * g + 1]);
+    }
+    second_hash::<W, AHEAD>(abef, cdgh, p, scratch)
+}
+
+/// The second hash of each way, from block 2's state after round 63: its
+/// `H7`. With `AHEAD`, its whole message schedule is computed into `wk`
+/// before its rounds, which then need registers only for the state (the
+/// schedule waits in memory); otherwise each group of four words is
+/// computed just before its rounds, and `wk` is not touched.
+#[inline(always)]
+unsafe fn second_hash<const W: usize, const AHEAD: bool>(
+    mut abef: [__m128i; W],
+    mut cdgh: [__m128i; W],
+    p: &[Pre; W],
+    wk: &mut [[__m128i; 32]; W],
+) -> [u32; W] {
+    let zero = _mm_setzero_si128();
     // Feed-forward, then the first digest becomes W0..W7 of the second hash.
     let (iv_abef, iv_cdgh) = to_abef(&IV);
-    let mut x = [[zero; W]; 16];
-    for j in 0..W {
+    let digest: [[__m128i; 2]; W] = core::array::from_fn(|j| {
         let s0 = _mm_add_epi32(abef[j], p[j].mid_abef);
         let s1 = _mm_add_epi32(cdgh[j], p[j].mid_cdgh);
         let feba = _mm_shuffle_epi32::<0x1b>(s0);
         let dchg = _mm_shuffle_epi32::<0xb1>(s1);
-        x[0][j] = _mm_blend_epi16::<0xf0>(feba, dchg);
-        x[1][j] = _mm_alignr_epi8::<8>(dchg, feba);
-        x[2][j] = words(PAD, 0, 0, 0);
-        x[3][j] = words(0, 0, 0, 256);
-        abef[j] = iv_abef;
-        cdgh[j] = iv_cdgh;
+        [
+            _mm_blend_epi16::<0xf0>(feba, dchg),
+            _mm_alignr_epi8::<8>(dchg, feba),
+        ]
+    });
+    abef = [iv_abef; W];
+    cdgh = [iv_cdgh; W];
+    let pad = [words(PAD, 0, 0, 0), words(0, 0, 0, 256)];
+    if AHEAD {
+        for j in 0..W {
+            let [x0, x1] = digest[j];
+            schedule_wk([x0, x1, pad[0], pad[1]], &mut wk[j]);
+        }
+        rounds_wk(&mut abef, &mut cdgh, wk, 0..15);
+        // Rounds 60-61 only, as below.
+        return core::array::from_fn(|j| {
+            let last = _mm_sha256rnds2_epu32(cdgh[j], abef[j], wk[j][30]);
+            (_mm_cvtsi128_si32(last) as u32).wrapping_add(IV[7])
+        });
+    }
+    let mut x = [[zero; W]; 16];
+    for j in 0..W {
+        [x[0][j], x[1][j]] = digest[j];
+        [x[2][j], x[3][j]] = pad;
     }
     for (g, msg) in x.iter().enumerate().take(2) {
         let wk = msg.map(|v| _mm_add_epi32(v, k4(g)));
@@ -190,7 +312,7 @@ unsafe fn h7<const W: usize, const SHARED: bool>(p: &[Pre; W], nonce: [u32; W]) 
 /// The CPU must support the enabled target features ([`is_supported`]).
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
 #[inline(never)]
-pub(crate) unsafe fn sweep<const WAYS: usize>(
+pub(crate) unsafe fn sweep<const WAYS: usize, const AHEAD: bool>(
     work: &WorkUnit,
     first: u32,
     last: u32,
@@ -198,6 +320,7 @@ pub(crate) unsafe fn sweep<const WAYS: usize>(
 ) {
     let p = Pre::new(work);
     let top = work.target.top();
+    let mut scratch = [[_mm_setzero_si128(); 32]; WAYS];
     let mut base = first;
     loop {
         let remaining = last - base;
@@ -206,7 +329,7 @@ pub(crate) unsafe fn sweep<const WAYS: usize>(
             // Past `last`, repeat it: the extra ways are ignored below.
             *n = base.wrapping_add((j as u32).min(remaining));
         }
-        let h = h7::<WAYS, false>(&[p; WAYS], nonces);
+        let h = h7::<WAYS, AHEAD>(&[p; WAYS], nonces, &mut scratch);
         for j in 0..WAYS {
             let candidate = if top == 0 {
                 h[j] == 0
@@ -234,7 +357,7 @@ pub(crate) unsafe fn sweep<const WAYS: usize>(
 /// The CPU must support the enabled target features ([`is_supported`]).
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
 #[inline(never)]
-pub(crate) unsafe fn sweep_versions<const VERSION_WAYS: usize>(
+pub(crate) unsafe fn sweep_versions<const VERSION_WAYS: usize, const AHEAD: bool>(
     work: &VersionWork,
     first: u32,
     last: u32,
@@ -242,11 +365,14 @@ pub(crate) unsafe fn sweep_versions<const VERSION_WAYS: usize>(
 ) {
     let pres: [Pre; VERSION_LANES] = core::array::from_fn(|lane| Pre::new(&work.unit(lane)));
     let top = work.target.top();
+    let mut wk = [_mm_setzero_si128(); 32];
+    let mut scratch = [[_mm_setzero_si128(); 32]; VERSION_WAYS];
     let mut nonce = first;
     loop {
+        schedule_wk(block2_msg(&pres[0], nonce), &mut wk);
         for (g, p) in pres.chunks_exact(VERSION_WAYS).enumerate() {
             let p: &[Pre; VERSION_WAYS] = p.try_into().expect("chunks of VERSION_WAYS");
-            let h = h7::<VERSION_WAYS, true>(p, [nonce; VERSION_WAYS]);
+            let h = h7_shared::<VERSION_WAYS, AHEAD>(p, &wk, &mut scratch);
             for (j, h) in h.into_iter().enumerate() {
                 let candidate = if top == 0 {
                     h == 0
