@@ -87,29 +87,24 @@ unsafe fn rounds4<const W: usize>(
     cdgh: &mut [__m128i; W],
     wk: [__m128i; W],
 ) {
-    for j in 0..W {
-        cdgh[j] = _mm_sha256rnds2_epu32(cdgh[j], abef[j], wk[j]);
-    }
-    for j in 0..W {
-        abef[j] = _mm_sha256rnds2_epu32(abef[j], cdgh[j], _mm_shuffle_epi32::<0x0e>(wk[j]));
-    }
+    rounds4_halves(abef, cdgh, wk, wk.map(|v| _mm_shuffle_epi32::<0x0e>(v)));
 }
 
-/// Four rounds on every way, with the same `W + K` for all of them, given
-/// as the two halves `sha256rnds2` takes (rounds 0-1 and 2-3, each in the
-/// low 64 bits).
+/// Four rounds on every way, way `j`'s `W + K` given as the two halves
+/// `sha256rnds2` takes: `lo[j]` for rounds 0-1 and `hi[j]` for rounds 2-3,
+/// each in the low 64 bits.
 #[inline(always)]
-unsafe fn rounds4_shared<const W: usize>(
+unsafe fn rounds4_halves<const W: usize>(
     abef: &mut [__m128i; W],
     cdgh: &mut [__m128i; W],
-    lo: __m128i,
-    hi: __m128i,
+    lo: [__m128i; W],
+    hi: [__m128i; W],
 ) {
     for j in 0..W {
-        cdgh[j] = _mm_sha256rnds2_epu32(cdgh[j], abef[j], lo);
+        cdgh[j] = _mm_sha256rnds2_epu32(cdgh[j], abef[j], lo[j]);
     }
     for j in 0..W {
-        abef[j] = _mm_sha256rnds2_epu32(abef[j], cdgh[j], hi);
+        abef[j] = _mm_sha256rnds2_epu32(abef[j], cdgh[j], hi[j]);
     }
 }
 
@@ -152,10 +147,9 @@ unsafe fn h7<const W: usize, const AHEAD: bool>(
         let wk23 =
             _mm_cvtsi64_si128((((n.wrapping_add(K[3])) as u64) << 32 | p[j].wk2 as u64) as i64);
         abef[j] = _mm_sha256rnds2_epu32(p[j].mid_abef, p[j].abef1, wk23);
-        m[0][j] = _mm_insert_epi32::<3>(p[j].msg0, n as i32);
-        m[1][j] = words(PAD, 0, 0, 0);
-        m[2][j] = zero;
-        m[3][j] = words(0, 0, 0, 640);
+        for (g, msg) in block2_msg(&p[j], nonce[j]).into_iter().enumerate() {
+            m[g][j] = msg;
+        }
     }
     // Groups 1-3 of block 2 are padding: K + W is constant.
     for (g, msg) in m.iter().enumerate().take(4).skip(1) {
@@ -176,18 +170,20 @@ unsafe fn h7<const W: usize, const AHEAD: bool>(
 /// so that their `sha256msg2` chains overlap, measured slower.)
 #[inline(always)]
 unsafe fn schedule_wk(m: [__m128i; 4], wk: &mut [__m128i; 32]) {
-    let [mut m4, mut m3, mut m2, mut m1] = m;
-    for (g, msg) in m.iter().enumerate() {
-        let v = _mm_add_epi32(*msg, k4(g));
+    // The last four message vectors, oldest first.
+    let mut window = m;
+    for g in 0..16 {
+        let msg = if g < 4 {
+            m[g]
+        } else {
+            let [m4, m3, m2, m1] = window;
+            let next = next_msg(m4, m3, m2, m1);
+            window = [m3, m2, m1, next];
+            next
+        };
+        let v = _mm_add_epi32(msg, k4(g));
         wk[2 * g] = v;
         wk[2 * g + 1] = _mm_shuffle_epi32::<0x0e>(v);
-    }
-    for g in 4..16 {
-        let next = next_msg(m4, m3, m2, m1);
-        let v = _mm_add_epi32(next, k4(g));
-        wk[2 * g] = v;
-        wk[2 * g + 1] = _mm_shuffle_epi32::<0x0e>(v);
-        [m4, m3, m2, m1] = [m3, m2, m1, next];
     }
 }
 
@@ -212,12 +208,9 @@ unsafe fn rounds_wk<const W: usize>(
     groups: core::ops::Range<usize>,
 ) {
     for g in groups {
-        for j in 0..W {
-            cdgh[j] = _mm_sha256rnds2_epu32(cdgh[j], abef[j], wk[j][2 * g]);
-        }
-        for j in 0..W {
-            abef[j] = _mm_sha256rnds2_epu32(abef[j], cdgh[j], wk[j][2 * g + 1]);
-        }
+        let lo = core::array::from_fn(|j| wk[j][2 * g]);
+        let hi = core::array::from_fn(|j| wk[j][2 * g + 1]);
+        rounds4_halves(abef, cdgh, lo, hi);
     }
 }
 
@@ -235,7 +228,7 @@ unsafe fn h7_shared<const W: usize, const AHEAD: bool>(
         core::array::from_fn(|j| _mm_sha256rnds2_epu32(p[j].mid_abef, p[j].abef1, wk[1]));
     let mut cdgh: [__m128i; W] = core::array::from_fn(|j| p[j].abef1);
     for g in 1..16 {
-        rounds4_shared(&mut abef, &mut cdgh, wk[2 * g], wk[2 * g + 1]);
+        rounds4_halves(&mut abef, &mut cdgh, [wk[2 * g]; W], [wk[2 * g + 1]; W]);
     }
     second_hash::<W, AHEAD>(abef, cdgh, p, scratch)
 }
