@@ -381,12 +381,23 @@ pub fn calibrate(candidates: &[Candidate], slices: u32, slice: Duration) -> Vec<
 /// second, longer one.
 const CONTENDER: f64 = 0.85;
 
+/// Turns each candidate gets in the first round and each contender in the
+/// second. Many short turns rather than a few long ones: on a shared host
+/// the SHA unit can be slowed for tens to hundreds of milliseconds at a
+/// time (another guest on the core's sibling thread), which brings every
+/// SHA-NI kernel down to the same rate, and a candidate whose turns all
+/// fell in such a period lost. With 2 and 4 turns the fastest kernel was
+/// chosen in 38 of 50 calibrations on the Zen 3 class host; with 4 and 20,
+/// in 48 of 50 (docs/benchmarks.md).
+const FIRST_TURNS: u32 = 4;
+const CONTENDER_TURNS: u32 = 20;
+
 /// Time `candidates` within `budget`: a short round for all, then a longer
 /// one for those close to the best overall or to the best nonce kernel.
 /// Fastest first.
 fn calibrate_within(candidates: &[Candidate], budget: Duration) -> Vec<(Candidate, f64)> {
     let n = candidates.len().max(1) as u32;
-    let mut rates = calibrate(candidates, 2, budget * 2 / 5 / (2 * n));
+    let mut rates = calibrate(candidates, FIRST_TURNS, budget * 2 / 5 / (FIRST_TURNS * n));
     let best = |rates: &[(Candidate, f64)], nonces_only: bool| {
         rates
             .iter()
@@ -404,7 +415,11 @@ fn calibrate_within(candidates: &[Candidate], budget: Duration) -> Vec<(Candidat
         .collect();
     if contenders.len() > 1 {
         let m = contenders.len() as u32;
-        for (c, r) in calibrate(&contenders, 4, budget * 3 / 5 / (4 * m)) {
+        for (c, r) in calibrate(
+            &contenders,
+            CONTENDER_TURNS,
+            budget * 3 / 5 / (CONTENDER_TURNS * m),
+        ) {
             if let Some(slot) = rates.iter_mut().find(|(x, _)| *x == c) {
                 slot.1 = r;
             }
