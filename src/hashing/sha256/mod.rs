@@ -4,7 +4,7 @@
 //! `fn sweep(work: &WorkUnit, first: u32, last: u32, hits: &mut Vec<u32>)`:
 //! it hashes the header of `work` for every nonce in `first..=last` and
 //! pushes each nonce whose double SHA-256, read as a little-endian 256-bit
-//! integer, is `<=` the target. The portable [`soft`] kernel is the
+//! integer, is `<=` the target. The portable `soft` kernel is the
 //! fallback for every CPU and the oracle the SIMD kernels are tested against.
 
 use std::fmt;

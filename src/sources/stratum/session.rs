@@ -3,7 +3,7 @@
 //!
 //! A session asks for version rolling, subscribes (resuming the previous
 //! session when it reconnects to the same pool), authorizes, and then
-//! polls: lines from the pool become jobs for the [`Miner`], shares from
+//! polls: lines from the pool become jobs for the [`Miner`](crate::hashing::engine::Miner), shares from
 //! the engine become `mining.submit`s. A `client.reconnect` is followed
 //! only within the pool's registered domain or to hosts the user listed.
 //! The failback probe is a TLS handshake and a `mining.subscribe` answer.
