@@ -316,9 +316,12 @@ const SLICE_SECONDS: f64 = 0.5;
 /// run for `seconds`, so that a change in the machine's load (a shared
 /// machine's neighbours come and go) weighs on all of them alike instead of
 /// on whichever ran at the time. `on_result` is called for each result as
-/// soon as its thread count is done (for live output).
+/// soon as its thread count is done (for live output), and `on_progress`
+/// before each slice with the seconds measured so far, the whole run's
+/// length, and what the slice measures.
 pub fn run(
     opts: &BenchOptions,
+    mut on_progress: impl FnMut(f64, f64, &str),
     mut on_result: impl FnMut(&BenchResult),
 ) -> Result<Vec<BenchResult>, EngineError> {
     let mut results = Vec::new();
@@ -335,14 +338,23 @@ pub fn run(
         .collect();
     let slices = ((opts.seconds / SLICE_SECONDS).round() as usize).max(1);
     let slice = opts.seconds / slices as f64;
+    let total = slice * (slices * subjects.len() * thread_counts.len()) as f64;
+    let mut measured = 0.0;
     for &threads in &thread_counts {
         // Per subject: hashes per thread, and seconds measured.
         let mut done: Vec<(Vec<u64>, f64)> = vec![(vec![0; threads], 0.0); subjects.len()];
+        let thread_word = if threads == 1 { "thread" } else { "threads" };
         'slices: for _ in 0..slices {
             for (subject, acc) in subjects.iter().zip(done.iter_mut()) {
                 if crate::shutdown::requested() {
                     break 'slices;
                 }
+                let what = match subject {
+                    Subject::Kernel(c) => c.name(),
+                    Subject::Sha2Loop => BASELINE.to_string(),
+                };
+                on_progress(measured, total, &format!("{threads} {thread_word}, {what}"));
+                measured += slice;
                 let config = subject.config(threads);
                 let (counts, elapsed) =
                     engine::measure_live(config, Duration::from_secs_f64(slice), live)?;
@@ -405,6 +417,47 @@ pub fn format_result(r: &BenchResult) -> String {
 mod tests {
     use super::*;
     use crate::hashing::sha256::TargetWords;
+
+    #[test]
+    fn run_reports_progress_before_every_slice_and_then_the_results() {
+        let opts = BenchOptions {
+            subjects: vec![],
+            chosen: None,
+            threads: 2,
+            single_thread: true,
+            seconds: 1.0,
+            version_rolling: false,
+            live: None,
+        };
+        let events = std::cell::RefCell::new(Vec::new());
+        let results = run(
+            &opts,
+            |done, total, what| {
+                events
+                    .borrow_mut()
+                    .push(format!("{done:.1}/{total:.1} {what}"))
+            },
+            |r| {
+                events
+                    .borrow_mut()
+                    .push(format!("result {} {}", r.backend, r.threads))
+            },
+        )
+        .expect("bench runs");
+        let events = events.into_inner();
+        assert_eq!(results.len(), 2);
+        assert_eq!(
+            events,
+            [
+                "0.0/2.0 1 thread, sha2-loop",
+                "0.5/2.0 1 thread, sha2-loop",
+                "result sha2-loop 1",
+                "1.0/2.0 2 threads, sha2-loop",
+                "1.5/2.0 2 threads, sha2-loop",
+                "result sha2-loop 2",
+            ]
+        );
+    }
 
     #[test]
     fn sha2_loop_agrees_with_soft() {

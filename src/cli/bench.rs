@@ -8,6 +8,7 @@ use std::sync::Arc;
 use noncesweep::bench::{self, BenchOptions, BenchReport, CpuInfo, SelectionInfo};
 use noncesweep::hashing::engine::LiveCounts;
 use noncesweep::hashing::sha256::{self, Backend, BackendChoice, Candidate};
+use noncesweep::report::progress::TimedProgress;
 use noncesweep::report::stats::{SourceStatus, Stats};
 
 use super::Common;
@@ -142,11 +143,24 @@ pub fn run(common: &Common, args: &BenchArgs) -> Result<()> {
         println!("{}", bench::lanes_note(opts.version_rolling));
         println!("{}", bench::table_header());
     }
-    let results = bench::run(&opts, |r| {
-        if !json {
-            println!("{}", bench::format_result(r));
-        }
-    })?;
+    // Each pass (one thread, then all) is silent until its rows: a live
+    // line says how far it is.
+    let progress = if json || common.quiet {
+        TimedProgress::hidden()
+    } else {
+        TimedProgress::new("bench")
+    };
+    let results = bench::run(
+        &opts,
+        |done, total, what| progress.set(done, total, what),
+        |r| {
+            progress.clear();
+            if !json {
+                println!("{}", bench::format_result(r));
+            }
+        },
+    )?;
+    progress.clear();
     drop(monitoring);
     if noncesweep::shutdown::requested() {
         tracing::info!(

@@ -75,6 +75,14 @@ impl<W: Write> Screen<W> {
         }
     }
 
+    /// Remove the live line from the screen (nothing is left of it).
+    pub fn clear_live(&mut self) {
+        if self.live.take().is_some() {
+            let _ = write!(self.out, "{CLEAR}");
+            let _ = self.out.flush();
+        }
+    }
+
     /// Write log output (whole lines): the live line is cleared first and
     /// drawn again after.
     pub fn log(&mut self, bytes: &[u8]) {
@@ -248,6 +256,99 @@ impl Progress {
     }
 }
 
+/// Progress of work of a known length in time rather than in hashes: a
+/// benchmark's passes, whose subjects take turns for a set number of
+/// seconds. Drawn like [`Progress`] (a live line on a terminal, a plain
+/// line every few seconds otherwise); [`TimedProgress::clear`] removes the
+/// live line before results are printed on stdout.
+pub struct TimedProgress {
+    label: String,
+    tty: bool,
+    enabled: bool,
+    interval: Duration,
+    last: Mutex<Option<Instant>>,
+}
+
+impl TimedProgress {
+    pub fn new(label: impl Into<String>) -> Self {
+        let tty = std::io::stderr().is_terminal() && !json_logs();
+        TimedProgress {
+            label: label.into(),
+            tty,
+            enabled: true,
+            interval: if tty {
+                Duration::from_millis(200)
+            } else {
+                Duration::from_secs(5)
+            },
+            last: Mutex::new(None),
+        }
+    }
+
+    /// A progress that shows nothing (for `--json` and quiet runs).
+    pub fn hidden() -> Self {
+        TimedProgress {
+            enabled: false,
+            ..TimedProgress::new("")
+        }
+    }
+
+    /// `done` of `total` seconds are measured; `what` says what runs.
+    pub fn set(&self, done: f64, total: f64, what: &str) {
+        if !self.enabled {
+            return;
+        }
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        // Off a terminal the first line waits one interval, as with
+        // `Progress`: short runs print no progress at all.
+        let now = Instant::now();
+        let due = match *last {
+            Some(t) => now.duration_since(t) >= self.interval,
+            None => {
+                *last = Some(now);
+                self.tty
+            }
+        };
+        if !due {
+            return;
+        }
+        *last = Some(now);
+        drop(last);
+        let line = timed_line(&self.label, done, total, what);
+        if json_logs() {
+            tracing::info!(target: "progress", "{line}");
+        } else if self.tty {
+            screen().draw_live(&line);
+        } else {
+            screen().log(format!("{line}\n").as_bytes());
+        }
+    }
+
+    /// Remove the live line (on a terminal), so that what is printed next
+    /// starts on a clean line.
+    pub fn clear(&self) {
+        if self.enabled && self.tty {
+            screen().clear_live();
+        }
+    }
+}
+
+/// `bench: 4.5s of 12.0s (38%), ETA 7.5s; 1 thread, shani versions x4`.
+pub fn timed_line(label: &str, done: f64, total: f64, what: &str) -> String {
+    let done = done.clamp(0.0, total.max(0.0));
+    let pct = if total > 0.0 {
+        100.0 * done / total
+    } else {
+        100.0
+    };
+    format!(
+        "{label}: {} of {} ({pct:.0}%), ETA {}; {what}",
+        format_duration(done),
+        format_duration(total),
+        format_duration(total - done)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,6 +418,34 @@ mod tests {
         assert_eq!(
             render(&s.into_inner()),
             ["INFO midway", "remine: 100%", "INFO done", ""]
+        );
+    }
+
+    #[test]
+    fn a_cleared_live_line_leaves_nothing_and_later_output_starts_clean() {
+        let mut s = Screen::new(Vec::new(), true);
+        s.draw_live("bench: 1.0s of 4.0s (25%), ETA 3.0s; 1 thread, sha2-loop");
+        s.clear_live();
+        // Nothing is live any more: a log line is written as it is.
+        s.log(b"row 1\n");
+        s.clear_live();
+        assert_eq!(render(&s.into_inner()), ["row 1", ""]);
+    }
+
+    #[test]
+    fn timed_lines_say_how_far_and_how_long_to_go() {
+        assert_eq!(
+            timed_line("bench", 4.5, 12.0, "1 thread, shani versions x4"),
+            "bench: 4.5s of 12.0s (38%), ETA 7.5s; 1 thread, shani versions x4"
+        );
+        // Past the end (a slice ran long) and an empty run stay in range.
+        assert_eq!(
+            timed_line("bench", 13.0, 12.0, "x"),
+            "bench: 12.0s of 12.0s (100%), ETA 0.0s; x"
+        );
+        assert_eq!(
+            timed_line("bench", 0.0, 0.0, "x"),
+            "bench: 0.0s of 0.0s (100%), ETA 0.0s; x"
         );
     }
 
