@@ -91,6 +91,36 @@ fn shares_accepted_and_blocks_found_through_the_real_pool_on_an_extended_channel
 }
 
 #[test]
+fn a_wrong_announced_hash_rate_is_corrected_with_update_channel() {
+    let pool = Sv2Pool::start();
+    // 1 EH/s announced: the pool's first target asks for about 2^61 hashes
+    // per share, years of this CPU. After 2 s the measured rate differs by
+    // far more than half, is sent with UpdateChannel, and the pool's
+    // SetTarget brings shares within reach again.
+    let e = spawn(
+        &mine(
+            &pool.url,
+            &[
+                "--sv2-hash-rate",
+                "1EH/s",
+                "--sv2-rate-check",
+                "2",
+                "--max-shares",
+                "2",
+            ],
+        ),
+        &[],
+    )
+    .wait(Duration::from_secs(120));
+    e.assert_success();
+    assert!(e.stderr.contains("sent UpdateChannel"), "{}", e.stderr);
+    assert!(e.stderr.contains("new share target"), "{}", e.stderr);
+    assert!(e.count("accepted") >= 2, "{}", e.stdout);
+    assert_eq!(e.count("rejected"), 0, "{}\n{}", e.stdout, e.stderr);
+    e.assert_accounted();
+}
+
+#[test]
 fn a_pool_whose_key_differs_is_refused_with_a_clear_error() {
     let pool = Sv2Pool::start();
     let e = spawn(&mine(&pool.url_with_key(OTHER_KEY), &[]), &[]).wait(Duration::from_secs(60));

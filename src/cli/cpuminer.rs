@@ -448,6 +448,8 @@ pub fn run(common: &Common, args: &CpuminerArgs) -> Result<()> {
                 allow_reconnect_to: Vec::new(),
                 sv2_authority_key: None,
                 sv2_channel: Default::default(),
+                sv2_hash_rate: None,
+                sv2_rate_check: 60.0,
                 no_redirect: args.no_redirect,
             };
             super::pool::run_with(common, &pool, stop)

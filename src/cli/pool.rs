@@ -92,6 +92,16 @@ pub struct PoolArgs {
     /// allows it, else standard, header-only).
     #[arg(long, value_name = "KIND", value_enum, default_value_t = ChannelChoice::Auto)]
     pub sv2_channel: ChannelChoice,
+    /// Stratum V2: the hash rate to announce when opening a channel
+    /// (e.g. `50MH/s`, `1.2GH`; default: calibration's rate times the threads).
+    /// The pool sets the first share target from it.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub sv2_hash_rate: Option<f64>,
+    /// Stratum V2: seconds between comparisons of the measured hash rate
+    /// with the announced one; when they differ by more than half, the
+    /// measured one is sent with UpdateChannel (0: never).
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_check)]
+    pub sv2_rate_check: f64,
     /// Follow client.reconnect only to the pool's own host or the
     /// --allow-reconnect-to list (cpuminer's --no-redirect).
     #[arg(skip)]
@@ -198,7 +208,11 @@ pub fn run_with(common: &Common, args: &PoolArgs, stop: super::StopFn) -> Result
     let info = super::monitor::run_info(&selection, !args.no_version_rolling);
     let monitoring = common.monitor.start(&report, common.quiet, info)?;
     let t0 = Instant::now();
-    let mut sv2 = Sv2Settings::new(announced_hash_rate(&selection, threads));
+    let mut sv2 = Sv2Settings::new(
+        args.sv2_hash_rate
+            .unwrap_or_else(|| announced_hash_rate(&selection, threads)),
+    );
+    sv2.hash_rate_check = Duration::from_secs_f64(args.sv2_rate_check);
     sv2.authority_key = args.sv2_authority_key;
     sv2.channel = args.sv2_channel;
     sv2.version_rolling = cfg.version_rolling;
@@ -232,6 +246,28 @@ pub fn run_with(common: &Common, args: &PoolArgs, stop: super::StopFn) -> Result
 /// version-rolling work, times the threads. Without a calibration (one
 /// candidate only) a modest 2 MH/s per thread; the pool's own adjustment
 /// takes over from its shares.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    // The parser's messages name `profit`'s flag.
+    let r = noncesweep::profit::parse_hashrate(s)
+        .map_err(|e| e.to_string().replacen("--hashrate ", "", 1))?;
+    if r > 0.0 && r <= f32::MAX as f64 {
+        Ok(r)
+    } else {
+        Err(format!(
+            "{s}: the hash rate must be above 0 and fit the protocol's 32-bit float"
+        ))
+    }
+}
+
+fn parse_check(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v == 0.0 || (1.0..=86_400.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{s}: give 0 (never) or a number of seconds from 1 to 86400"
+        )),
+    }
+}
+
 fn announced_hash_rate(selection: &noncesweep::hashing::sha256::Selection, threads: usize) -> f64 {
     let per_thread = selection
         .rates

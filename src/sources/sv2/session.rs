@@ -19,6 +19,7 @@ use super::key::AuthorityKey;
 use super::wire::{FromPool, Link, LinkError, ToPool, REQUIRES_FIXED_VERSION};
 use crate::hashing::pow::target_difficulty;
 use crate::hashing::work::{Job, Share};
+use crate::report::units::format_rate;
 use crate::sources::pool::{
     ConnectFailure, End, PoolProtocol, PoolSession, PoolUrl, Prober, SessionContext, SessionEnd,
 };
@@ -49,6 +50,11 @@ pub struct Sv2Settings {
     /// The hash rate announced when opening the channel (hashes per
     /// second): the pool sets the first share target from it.
     pub hash_rate: f64,
+    /// How often the rate measured on an open channel is compared with
+    /// the one announced (`Duration::ZERO`: never); when they differ by
+    /// more than [`RATE_DRIFT`], the measured one is announced with
+    /// `UpdateChannel`, and the pool sets a target to match.
+    pub hash_rate_check: Duration,
     /// The fewest extranonce bytes the miner asks for on an extended
     /// channel.
     pub min_extranonce_size: u16,
@@ -66,6 +72,7 @@ impl Sv2Settings {
             version_rolling: true,
             version_mask: crate::hashing::work::BIP320_MASK,
             hash_rate,
+            hash_rate_check: Duration::from_secs(60),
             min_extranonce_size: 4,
             agent: format!("noncesweep/{}", env!("CARGO_PKG_VERSION")),
             allow_reconnect_to: Vec::new(),
@@ -185,6 +192,7 @@ impl PoolProtocol for Sv2 {
             url: url.clone(),
             link,
             channel: None,
+            announced: self.settings.hash_rate,
         }))
     }
 
@@ -210,6 +218,8 @@ struct Session<'a> {
     url: PoolUrl,
     link: Link,
     channel: Option<Channel>,
+    /// The hash rate the pool was last told (hashes per second).
+    announced: f64,
 }
 
 impl PoolSession for Session<'_> {
@@ -341,6 +351,7 @@ impl Session<'_> {
         let idle = ctx.config().idle_timeout;
         let mut heard = Instant::now();
         let mut published = Instant::now();
+        let mut window = (Instant::now(), ctx.miner().counters().total());
         loop {
             if ctx.stop() || ctx.reached_max() {
                 return End::Stop;
@@ -376,7 +387,42 @@ impl Session<'_> {
                 ctx.publish();
                 published = Instant::now();
             }
+            let check = self.settings.hash_rate_check;
+            if !check.is_zero() && window.0.elapsed() >= check {
+                let total = ctx.miner().counters().total();
+                let rate = total.saturating_sub(window.1) as f64 / window.0.elapsed().as_secs_f64();
+                window = (Instant::now(), total);
+                if let Err(end) = self.check_rate(rate) {
+                    return end;
+                }
+            }
         }
+    }
+
+    /// Tell the pool the channel's hash rate when the `measured` one has
+    /// drifted from the one it was told (by more than [`RATE_DRIFT`]
+    /// either way). A window without hashing (no job yet) says nothing.
+    fn check_rate(&mut self, measured: f64) -> Result<(), End> {
+        let Some(ch) = self.channel.as_ref() else {
+            return Ok(());
+        };
+        if !rate_drifted(self.announced, measured) {
+            return Ok(());
+        }
+        self.link
+            .send(&ToPool::UpdateChannel {
+                channel_id: ch.id,
+                hash_rate: measured as f32,
+            })
+            .map_err(|e| End::Lost(e.to_string()))?;
+        tracing::info!(
+            channel = ch.id,
+            measured = format_rate(measured),
+            announced = format_rate(self.announced),
+            "hash rate differs from the one the pool was told: sent UpdateChannel"
+        );
+        self.announced = measured;
+        Ok(())
     }
 
     fn channel(&mut self) -> &mut Channel {
@@ -573,6 +619,17 @@ impl Session<'_> {
     }
 }
 
+/// How far the measured hash rate may be from the announced one, as a
+/// factor either way, before the pool is told: vardiff absorbs smaller
+/// differences, and a CPU's rate moves by a few percent with its load.
+pub const RATE_DRIFT: f64 = 1.5;
+
+/// Whether `measured` has drifted from `announced` by more than
+/// [`RATE_DRIFT`] (a measured 0, a window without work, never has).
+pub fn rate_drifted(announced: f64, measured: f64) -> bool {
+    measured > 0.0 && (measured > announced * RATE_DRIFT || measured * RATE_DRIFT < announced)
+}
+
 /// Count `n` submissions that will never be answered: unanswered, and
 /// stale.
 fn give_up(ctx: &mut SessionContext<'_, '_>, n: usize, why: &str) {
@@ -626,5 +683,24 @@ fn record(ctx: &mut SessionContext<'_, '_>, index: usize, o: Outcome, difficulty
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_is_told_only_of_a_drift_beyond_half_either_way() {
+        assert!(!rate_drifted(30e6, 30e6));
+        assert!(!rate_drifted(30e6, 44e6));
+        assert!(!rate_drifted(30e6, 21e6));
+        assert!(rate_drifted(30e6, 46e6));
+        assert!(rate_drifted(30e6, 19e6));
+        assert!(rate_drifted(1e18, 30e6));
+        // No hashing in the window (no job yet): nothing to tell.
+        assert!(!rate_drifted(30e6, 0.0));
+        // Nothing announced yet: any measured rate is news.
+        assert!(rate_drifted(0.0, 1.0));
     }
 }

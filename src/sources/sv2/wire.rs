@@ -22,7 +22,7 @@ use stratum_core::codec_sv2::{
 use stratum_core::common_messages_sv2::{Protocol, SetupConnection};
 use stratum_core::mining_sv2::{
     OpenExtendedMiningChannel, OpenStandardMiningChannel, SubmitSharesExtended,
-    SubmitSharesStandard,
+    SubmitSharesStandard, UpdateChannel,
 };
 use stratum_core::noise_sv2::{self, Initiator, INITIATOR_EXPECTED_HANDSHAKE_MESSAGE_SIZE};
 use stratum_core::parsers_sv2::{
@@ -190,6 +190,9 @@ pub enum ToPool {
         user: String,
         hash_rate: f32,
     },
+    /// The channel's hash rate changed: the pool sets a new target from it
+    /// (`SetTarget`), or refuses (`UpdateChannel.Error`).
+    UpdateChannel { channel_id: u32, hash_rate: f32 },
     SubmitExtended {
         channel_id: u32,
         sequence_number: u32,
@@ -292,6 +295,14 @@ impl ToPool {
                 ntime: *ntime,
                 version: *version,
                 extranonce: B032::new(extranonce).map_err(enc)?,
+            })),
+            ToPool::UpdateChannel {
+                channel_id,
+                hash_rate,
+            } => AnyMessage::Mining(Mining::UpdateChannel(UpdateChannel {
+                channel_id: *channel_id,
+                nominal_hash_rate: *hash_rate,
+                maximum_target: max_target,
             })),
             ToPool::SubmitStandard {
                 channel_id,
@@ -634,6 +645,26 @@ mod tests {
                 .unwrap();
             assert!(n, "{m:?}");
         }
+    }
+
+    #[test]
+    fn update_channel_carries_the_rate_and_no_cap_on_the_target() {
+        let m = ToPool::UpdateChannel {
+            channel_id: 7,
+            hash_rate: 3.0e7,
+        };
+        let (id, rate, max) = m
+            .with_message(|any| match any {
+                AnyMessage::Mining(Mining::UpdateChannel(u)) => (
+                    u.channel_id,
+                    u.nominal_hash_rate,
+                    u.maximum_target.to_array().to_vec(),
+                ),
+                other => panic!("{other:?}"),
+            })
+            .unwrap();
+        assert_eq!((id, rate), (7, 3.0e7));
+        assert_eq!(max, vec![0xff; 32]);
     }
 
     /// The SRI's own responder (the pool's half of the handshake) on a
