@@ -2,154 +2,36 @@
 //! (`tests/testpool/`), which validates every share independently. Each
 //! test starts its own pool on 127.0.0.1 and a one-thread miner.
 
+#[path = "support/run_cli.rs"]
+mod run_cli;
 mod testpool;
 
 use std::io::Read;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use run_cli::{spawn, Ended, Proc};
 
 use serde_json::Value;
 use testpool::{Dir, Misbehaviour, PoolConfig, SilentPool, TestPool};
 
 const LONG: Duration = Duration::from_secs(240);
 
-struct MinerProc {
-    child: Child,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-    readers: Vec<std::thread::JoinHandle<()>>,
-}
-
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-fn drain(
-    mut r: impl Read + Send + 'static,
-    into: Arc<Mutex<String>>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = r.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            into.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    })
-}
-
 /// Start `noncesweep pool` with one thread and the given options.
-fn spawn_miner(args: &[&str]) -> MinerProc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_noncesweep"))
-        .args([
-            "pool",
-            "-t",
-            "1",
-            "-u",
-            "tester.e2e",
-            "--status-interval",
-            "0.5",
-        ])
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn noncesweep");
-    let stdout = Arc::new(Mutex::new(String::new()));
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let readers = vec![
-        drain(child.stdout.take().unwrap(), Arc::clone(&stdout)),
-        drain(child.stderr.take().unwrap(), Arc::clone(&stderr)),
-    ];
-    MinerProc {
-        child,
-        stdout,
-        stderr,
-        readers,
-    }
-}
-
-impl MinerProc {
-    /// Wait for the miner to exit; kill it and fail after `timeout`.
-    fn wait(mut self, timeout: Duration) -> Finished {
-        let until = Instant::now() + timeout;
-        let status = loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                break st;
-            }
-            if Instant::now() > until {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "miner did not exit in {timeout:?}; stderr:\n{}",
-                    self.stderr.lock().unwrap()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        for r in self.readers.drain(..) {
-            let _ = r.join();
-        }
-        let stdout = self.stdout.lock().unwrap().clone();
-        let stderr = self.stderr.lock().unwrap().clone();
-        Finished {
-            status,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// SIGTERM (the Ctrl-C path), then wait for the summary.
-    fn terminate(self) -> Finished {
-        let pid = libc::pid_t::try_from(self.child.id()).expect("pid");
-        // SAFETY: kill(2) only sends a signal; `pid` is our own child,
-        // which has not been waited for, so the id is not reused.
-        let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
-        assert_eq!(rc, 0, "kill(SIGTERM) failed");
-        self.wait(Duration::from_secs(30))
-    }
-}
-
-impl Finished {
-    /// A `key N` line of the summary.
-    fn count(&self, key: &str) -> u64 {
-        self.stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{key} ")))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| {
-                panic!(
-                    "no {key:?} in summary:\n{}\nstderr:\n{}",
-                    self.stdout, self.stderr
-                )
-            })
-    }
-
-    fn assert_success(&self) {
-        assert!(
-            self.status.success(),
-            "miner failed ({:?}); stdout:\n{}\nstderr:\n{}",
-            self.status,
-            self.stdout,
-            self.stderr
-        );
-    }
-
-    /// Every share found is accounted for exactly once.
-    fn assert_accounted(&self) {
-        let found = self.count("shares found");
-        let settled = self.count("accepted") + self.count("rejected") + self.count("stale");
-        assert_eq!(found, settled, "summary:\n{}", self.stdout);
-    }
+fn spawn_miner(args: &[&str]) -> Proc {
+    let mut all: Vec<String> = [
+        "pool",
+        "-t",
+        "1",
+        "-u",
+        "tester.e2e",
+        "--status-interval",
+        "0.5",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    all.extend(args.iter().map(|s| s.to_string()));
+    spawn(&all, &[])
 }
 
 /// Submits the pool received: (time, connection, params).
@@ -188,7 +70,7 @@ fn only_stale_rejections(pool: &TestPool) {
 /// Stop the miner with SIGTERM and check what every clean run has: a
 /// summary, every share accounted for, no rejection by the client's count,
 /// and only stale refusals at the pools.
-fn stop_clean(m: MinerProc, pools: &[&TestPool]) -> Finished {
+fn stop_clean(m: Proc, pools: &[&TestPool]) -> Ended {
     let f = m.terminate();
     f.assert_success();
     f.assert_accounted();
@@ -512,24 +394,6 @@ fn killed_and_restarted_pool_no_share_lost_or_double_counted() {
     );
 }
 
-impl MinerProc {
-    /// Wait until the miner's stderr so far satisfies `f`.
-    fn wait_stderr(&self, what: &str, timeout: Duration, f: impl Fn(&str) -> bool) {
-        let until = Instant::now() + timeout;
-        loop {
-            if f(&self.stderr.lock().unwrap()) {
-                return;
-            }
-            assert!(
-                Instant::now() < until,
-                "timed out waiting for {what}; stderr:\n{}",
-                self.stderr.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
 #[test]
 fn long_outage_pauses_hashing_until_a_pool_sends_work() {
     let difficulty = 1e-3;
@@ -552,7 +416,7 @@ fn long_outage_pauses_hashing_until_a_pool_sends_work() {
     m.wait_stderr("the pause", LONG, |e| e.contains("hashing paused"));
     // Once paused for longer than the 5 s window, the status line's 5 s
     // rate is zero: no hashing on the stale job.
-    let paused_at = m.stderr.lock().unwrap().find("hashing paused").unwrap();
+    let paused_at = m.stderr().find("hashing paused").unwrap();
     m.wait_stderr("a zero 5 s rate", LONG, |e| {
         e[paused_at..].contains("0.00 H/s (5s)")
     });
@@ -757,7 +621,7 @@ fn sigint_prints_a_summary_exits_zero_and_never_shows_the_password() {
         reply.contains("<redacted>") && !reply.contains("pool-secret-7f3a"),
         "{reply}"
     );
-    let pid = libc::pid_t::try_from(miner.child.id()).unwrap();
+    let pid = libc::pid_t::try_from(miner.id()).unwrap();
     let t0 = Instant::now();
     // SAFETY: kill(2) on our own child, which has not been waited for.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
