@@ -241,11 +241,8 @@ pub fn run_with(common: &Common, args: &PoolArgs, stop: super::StopFn) -> Result
     result.map_err(Into::into)
 }
 
-/// The hash rate a Stratum V2 channel is opened with (the pool's first
-/// share target follows it): calibration's rate of the kernel that mines
-/// version-rolling work, times the threads. Without a calibration (one
-/// candidate only) a modest 2 MH/s per thread; the pool's own adjustment
-/// takes over from its shares.
+/// `--sv2-hash-rate`: a rate with its unit (`profit`'s parser), above 0
+/// and within the `f32` the protocol carries.
 fn parse_rate(s: &str) -> Result<f64, String> {
     // The parser's messages name `profit`'s flag.
     let r = noncesweep::profit::parse_hashrate(s)
@@ -259,6 +256,7 @@ fn parse_rate(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `--sv2-rate-check`: 0 (never) or 1 s to a day.
 fn parse_check(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v == 0.0 || (1.0..=86_400.0).contains(&v) => Ok(v),
@@ -268,6 +266,11 @@ fn parse_check(s: &str) -> Result<f64, String> {
     }
 }
 
+/// The hash rate a Stratum V2 channel is opened with (the pool's first
+/// share target follows it): calibration's rate of the kernel that mines
+/// version-rolling work, times the threads. Without a calibration (one
+/// candidate only) a modest 2 MH/s per thread; the pool's own adjustment
+/// takes over from its shares.
 fn announced_hash_rate(selection: &noncesweep::hashing::sha256::Selection, threads: usize) -> f64 {
     let per_thread = selection
         .rates
@@ -280,7 +283,22 @@ fn announced_hash_rate(selection: &noncesweep::hashing::sha256::Selection, threa
 
 #[cfg(test)]
 mod tests {
-    use super::parse_version_mask;
+    use super::{parse_check, parse_rate, parse_version_mask};
+
+    #[test]
+    fn sv2_rate_flags_take_rates_and_seconds_and_refuse_the_rest() {
+        assert_eq!(parse_rate("45MH/s"), Ok(45e6));
+        assert_eq!(parse_rate("1EH"), Ok(1e18));
+        for bad in ["0H", "50M", "", "fast", "1e40H"] {
+            let e = parse_rate(bad).expect_err(bad);
+            assert!(!e.contains("--hashrate"), "{bad}: {e}");
+        }
+        assert_eq!(parse_check("0"), Ok(0.0));
+        assert_eq!(parse_check("60"), Ok(60.0));
+        for bad in ["0.5", "-1", "86401", "never", "NaN"] {
+            assert!(parse_check(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn version_masks_parse_and_bad_ones_are_refused() {

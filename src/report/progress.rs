@@ -151,60 +151,114 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
     }
 }
 
+/// When and how a progress line is shown: on a terminal, redrawn in place
+/// at most every 200 ms; otherwise a plain line every 5 s; through
+/// `tracing` with JSON logs; not at all when hidden.
+struct Pace {
+    tty: bool,
+    enabled: bool,
+    interval: Duration,
+    /// When a line was last shown (at first: when the work started).
+    last: Mutex<Instant>,
+}
+
+impl Pace {
+    /// With `eager`, the first line on a terminal is due at once (off a
+    /// terminal it always waits one interval: short runs print none).
+    fn new(eager: bool) -> Pace {
+        let tty = std::io::stderr().is_terminal() && !json_logs();
+        let interval = if tty {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_secs(5)
+        };
+        let now = Instant::now();
+        let last = if eager && tty {
+            now.checked_sub(interval).unwrap_or(now)
+        } else {
+            now
+        };
+        Pace {
+            tty,
+            enabled: true,
+            interval,
+            last: Mutex::new(last),
+        }
+    }
+
+    fn hidden() -> Pace {
+        Pace {
+            enabled: false,
+            ..Pace::new(false)
+        }
+    }
+
+    /// Whether a line is due now; if so, it counts as shown.
+    fn due(&self) -> bool {
+        if !self.enabled {
+            return false;
+        }
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.elapsed() < self.interval {
+            return false;
+        }
+        *last = Instant::now();
+        true
+    }
+
+    /// Show `line`: the live line on a terminal, else a line of its own.
+    fn show(&self, line: &str) {
+        if json_logs() {
+            tracing::info!(target: "progress", "{line}");
+        } else if self.tty {
+            screen().draw_live(line);
+        } else {
+            screen().log(format!("{line}\n").as_bytes());
+        }
+    }
+
+    /// Whether a live line is drawn (shown on a terminal).
+    fn live(&self) -> bool {
+        self.enabled && self.tty
+    }
+}
+
 /// Progress of one long piece of work.
 pub struct Progress {
     label: String,
     total: Option<u64>,
     start: Instant,
     done: AtomicU64,
-    tty: bool,
-    last: Mutex<Instant>,
-    interval: Duration,
-    enabled: bool,
+    pace: Pace,
 }
 
 impl Progress {
     /// `total` is the amount of work when known (for the ETA).
     pub fn new(label: impl Into<String>, total: Option<u64>) -> Arc<Self> {
-        let tty = std::io::stderr().is_terminal() && !json_logs();
-        Arc::new(Progress {
-            label: label.into(),
-            total,
-            start: Instant::now(),
-            done: AtomicU64::new(0),
-            tty,
-            last: Mutex::new(Instant::now()),
-            interval: if tty {
-                Duration::from_millis(200)
-            } else {
-                Duration::from_secs(5)
-            },
-            enabled: true,
-        })
+        Progress::with_pace(label.into(), total, Pace::new(false))
     }
 
     /// A progress that shows nothing (for `--json` and quiet runs).
     pub fn hidden() -> Arc<Self> {
-        let mut p = Arc::try_unwrap(Progress::new("", None))
-            .ok()
-            .expect("fresh Arc");
-        p.enabled = false;
-        Arc::new(p)
+        Progress::with_pace(String::new(), None, Pace::hidden())
+    }
+
+    fn with_pace(label: String, total: Option<u64>, pace: Pace) -> Arc<Self> {
+        Arc::new(Progress {
+            label,
+            total,
+            start: Instant::now(),
+            done: AtomicU64::new(0),
+            pace,
+        })
     }
 
     /// Record that `done` units are complete, and redraw if it is time.
     pub fn set(&self, done: u64) {
         self.done.store(done, Ordering::Relaxed);
-        if !self.enabled {
-            return;
+        if self.pace.due() {
+            self.pace.show(&self.line());
         }
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if last.elapsed() < self.interval {
-            return;
-        }
-        *last = Instant::now();
-        drop(last);
-        self.draw(false);
     }
 
     fn line(&self) -> String {
@@ -232,102 +286,53 @@ impl Progress {
         s
     }
 
-    fn draw(&self, last: bool) {
-        if json_logs() {
-            tracing::info!(target: "progress", "{}", self.line());
-            return;
-        }
-        let mut screen = screen();
-        if self.tty {
-            screen.draw_live(&self.line());
-            if last {
-                screen.end_live();
-            }
-        } else {
-            screen.log(format!("{}\n", self.line()).as_bytes());
-        }
-    }
-
-    /// Finish: on a terminal, end the live line.
+    /// Finish: on a terminal, draw the line a last time and end it there.
     pub fn finish(&self) {
-        if self.enabled && self.tty {
-            self.draw(true);
+        if self.pace.live() {
+            let mut screen = screen();
+            screen.draw_live(&self.line());
+            screen.end_live();
         }
     }
 }
 
 /// Progress of work of a known length in time rather than in hashes: a
 /// benchmark's passes, whose subjects take turns for a set number of
-/// seconds. Drawn like [`Progress`] (a live line on a terminal, a plain
-/// line every few seconds otherwise); [`TimedProgress::clear`] removes the
-/// live line before results are printed on stdout.
+/// seconds. Shown like [`Progress`] (its first line at once on a
+/// terminal); [`TimedProgress::clear`] removes the live line before
+/// results are printed on stdout.
 pub struct TimedProgress {
     label: String,
-    tty: bool,
-    enabled: bool,
-    interval: Duration,
-    last: Mutex<Option<Instant>>,
+    pace: Pace,
 }
 
 impl TimedProgress {
     pub fn new(label: impl Into<String>) -> Self {
-        let tty = std::io::stderr().is_terminal() && !json_logs();
         TimedProgress {
             label: label.into(),
-            tty,
-            enabled: true,
-            interval: if tty {
-                Duration::from_millis(200)
-            } else {
-                Duration::from_secs(5)
-            },
-            last: Mutex::new(None),
+            pace: Pace::new(true),
         }
     }
 
     /// A progress that shows nothing (for `--json` and quiet runs).
     pub fn hidden() -> Self {
         TimedProgress {
-            enabled: false,
-            ..TimedProgress::new("")
+            label: String::new(),
+            pace: Pace::hidden(),
         }
     }
 
     /// `done` of `total` seconds are measured; `what` says what runs.
     pub fn set(&self, done: f64, total: f64, what: &str) {
-        if !self.enabled {
-            return;
-        }
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        // Off a terminal the first line waits one interval, as with
-        // `Progress`: short runs print no progress at all.
-        let now = Instant::now();
-        let due = match *last {
-            Some(t) => now.duration_since(t) >= self.interval,
-            None => {
-                *last = Some(now);
-                self.tty
-            }
-        };
-        if !due {
-            return;
-        }
-        *last = Some(now);
-        drop(last);
-        let line = timed_line(&self.label, done, total, what);
-        if json_logs() {
-            tracing::info!(target: "progress", "{line}");
-        } else if self.tty {
-            screen().draw_live(&line);
-        } else {
-            screen().log(format!("{line}\n").as_bytes());
+        if self.pace.due() {
+            self.pace.show(&timed_line(&self.label, done, total, what));
         }
     }
 
     /// Remove the live line (on a terminal), so that what is printed next
     /// starts on a clean line.
     pub fn clear(&self) {
-        if self.enabled && self.tty {
+        if self.pace.live() {
             screen().clear_live();
         }
     }
