@@ -500,12 +500,42 @@ mod probe {
         for (name, ops, secs) in rows {
             println!("{name:<32} {:.2} per cycle", per_cycle(ops, secs));
         }
-        let lat = time_ymm!(x10!(x10!("sha256rnds2 xmm1, xmm0\n")));
+        // Eight chains of sha256rnds2 with 4 independent sha256msg2 beside
+        // them, about the kernels' ratio: sha256rnds2 per cycle, which
+        // stays at its rate alone when the two do not share a unit.
+        let beside_msg2 = time_ymm!(x10!(concat!(
+            rnds_beside!("", "", 0),
+            xop!("sha256msg2", 9, 0),
+            xop!("sha256msg2", 10, 0),
+            xop!("sha256msg2", 11, 0),
+            xop!("sha256msg2", 12, 0),
+        )));
         println!(
-            "{:<32} {:.2} cycles",
-            "sha256rnds2 latency",
-            lat * hz / (100 * PASSES) as f64
+            "{:<32} {:.2} per cycle",
+            "sha256rnds2 + sha256msg2, 2:1",
+            per_cycle(80, beside_msg2)
         );
+        let latencies = [
+            (
+                "sha256rnds2",
+                time_ymm!(x10!(x10!("sha256rnds2 xmm1, xmm0\n"))),
+            ),
+            (
+                "sha256msg1",
+                time_ymm!(x10!(x10!("sha256msg1 xmm1, xmm0\n"))),
+            ),
+            (
+                "sha256msg2",
+                time_ymm!(x10!(x10!("sha256msg2 xmm1, xmm0\n"))),
+            ),
+        ];
+        for (name, secs) in latencies {
+            println!(
+                "{:<32} {:.2} cycles",
+                format!("{name} latency"),
+                secs * hz / (100 * PASSES) as f64
+            );
+        }
         // The same eight chains of sha256rnds2, alone and with 1 or 3
         // 256-bit operations after each: sha256rnds2 per cycle, and all
         // instructions per cycle.

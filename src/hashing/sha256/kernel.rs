@@ -176,10 +176,31 @@ mod table {
         k(Backend::Shani, "x2-ahead", shani::sweep::<2, true>),
     ];
     pub(super) const SHANI_VERSIONS: &[VersionKernel] = &[
-        k(Backend::Shani, "x4", shani::sweep_versions::<4, false>),
-        k(Backend::Shani, "x2", shani::sweep_versions::<2, false>),
-        k(Backend::Shani, "x8", shani::sweep_versions::<8, false>),
-        k(Backend::Shani, "x4-ahead", shani::sweep_versions::<4, true>),
+        k(
+            Backend::Shani,
+            "x4",
+            shani::sweep_versions::<4, shani::Intrinsics<4, false>>,
+        ),
+        k(
+            Backend::Shani,
+            "x2",
+            shani::sweep_versions::<2, shani::Intrinsics<2, false>>,
+        ),
+        k(
+            Backend::Shani,
+            "x8",
+            shani::sweep_versions::<8, shani::Intrinsics<8, false>>,
+        ),
+        k(
+            Backend::Shani,
+            "x4-ahead",
+            shani::sweep_versions::<4, shani::Intrinsics<4, true>>,
+        ),
+        k(
+            Backend::Shani,
+            "x4-asm",
+            shani::sweep_versions::<4, shani::Asm4>,
+        ),
     ];
     pub(super) const AVX2_NONCES: &[NonceKernel] = &[k(Backend::Avx2, "x8", avx2::sweep)];
     pub(super) const AVX2_VERSIONS: &[VersionKernel] =

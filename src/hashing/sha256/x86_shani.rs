@@ -21,6 +21,11 @@
 //! rounds' dependency chain. Which is faster depends on the core, so
 //! calibration times both.
 //!
+//! `x4-asm` ([`asm`]) is `x4` written out instruction by instruction: the
+//! same work in an order and a register assignment chosen by hand rather
+//! than by LLVM, whose choices for these kernels change with the build
+//! (see docs/benchmarks.md).
+//!
 //! Register layout (Intel's): `abef` holds A, B, E, F in lanes 3..0, `cdgh`
 //! holds C, D, G, H; message vectors hold W[4g..4g+4] in lanes 0..3.
 
@@ -28,20 +33,25 @@ use core::arch::x86_64::*;
 
 use super::{VersionWork, WorkUnit, IV, K, VERSION_LANES};
 
+mod asm;
+pub(crate) use asm::Asm4;
+
 const PAD: u32 = 0x8000_0000;
 
-/// Nonce-free values of one work unit.
+/// Nonce-free values of one work unit. `repr(C)` because the
+/// hand-scheduled kernel ([`asm`]) reads the first three fields by offset.
 #[derive(Clone, Copy)]
-struct Pre {
+#[repr(C)]
+pub(crate) struct Pre {
     /// The midstate as ABEF / CDGH.
     mid_abef: __m128i,
     mid_cdgh: __m128i,
     /// State after rounds 0-1 of block 2 (ABEF).
     abef1: __m128i,
-    /// `W2 + K2` (round 2); round 3 adds the nonce to K3.
-    wk2: u32,
     /// W0, W1, W2 of block 2 in lanes 0..2 (the nonce goes in lane 3).
     msg0: __m128i,
+    /// `W2 + K2` (round 2); round 3 adds the nonce to K3.
+    wk2: u32,
 }
 
 impl Pre {
@@ -54,8 +64,8 @@ impl Pre {
             mid_abef,
             mid_cdgh,
             abef1: _mm_sha256rnds2_epu32(mid_cdgh, mid_abef, wk01),
-            wk2: w2.wrapping_add(K[2]),
             msg0: words(w0, w1, w2, 0),
+            wk2: w2.wrapping_add(K[2]),
         }
     }
 }
@@ -343,14 +353,47 @@ pub(crate) unsafe fn sweep<const WAYS: usize, const AHEAD: bool>(
     }
 }
 
+/// How a group of versions sharing block 2 is hashed: the intrinsics of
+/// [`h7_shared`] ([`Intrinsics`]) or the hand-scheduled [`Asm4`].
+pub(crate) trait VersionGroup<const WAYS: usize> {
+    /// The group's working memory, made once per sweep.
+    fn new() -> Self;
+
+    /// `H7` of the double SHA-256 of each way, as [`h7_shared`].
+    ///
+    /// # Safety
+    /// The CPU must support the features of [`is_supported`].
+    unsafe fn h7(&mut self, p: &[Pre; WAYS], wk: &[__m128i; 32]) -> [u32; WAYS];
+}
+
+/// [`h7_shared`], with or without the schedule computed `AHEAD`.
+pub(crate) struct Intrinsics<const WAYS: usize, const AHEAD: bool> {
+    scratch: [[__m128i; 32]; WAYS],
+}
+
+impl<const WAYS: usize, const AHEAD: bool> VersionGroup<WAYS> for Intrinsics<WAYS, AHEAD> {
+    fn new() -> Self {
+        Intrinsics {
+            // SAFETY: an all-zero bit pattern is a valid `__m128i`.
+            scratch: unsafe { core::mem::zeroed() },
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn h7(&mut self, p: &[Pre; WAYS], wk: &[__m128i; 32]) -> [u32; WAYS] {
+        h7_shared::<WAYS, AHEAD>(p, wk, &mut self.scratch)
+    }
+}
+
 /// Sweep `first..=last` for the 32 headers of `work`, `VERSION_WAYS`
-/// (a divisor of 32) versions at a time sharing block 2's message schedule.
+/// (a divisor of 32) versions at a time sharing block 2's message
+/// schedule, each group hashed by `G`.
 ///
 /// # Safety
 /// The CPU must support the enabled target features ([`is_supported`]).
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
 #[inline(never)]
-pub(crate) unsafe fn sweep_versions<const VERSION_WAYS: usize, const AHEAD: bool>(
+pub(crate) unsafe fn sweep_versions<const VERSION_WAYS: usize, G: VersionGroup<VERSION_WAYS>>(
     work: &VersionWork,
     first: u32,
     last: u32,
@@ -359,13 +402,13 @@ pub(crate) unsafe fn sweep_versions<const VERSION_WAYS: usize, const AHEAD: bool
     let pres: [Pre; VERSION_LANES] = core::array::from_fn(|lane| Pre::new(&work.unit(lane)));
     let top = work.target.top();
     let mut wk = [_mm_setzero_si128(); 32];
-    let mut scratch = [[_mm_setzero_si128(); 32]; VERSION_WAYS];
+    let mut group = G::new();
     let mut nonce = first;
     loop {
         schedule_wk(block2_msg(&pres[0], nonce), &mut wk);
         for (g, p) in pres.chunks_exact(VERSION_WAYS).enumerate() {
             let p: &[Pre; VERSION_WAYS] = p.try_into().expect("chunks of VERSION_WAYS");
-            let h = h7_shared::<VERSION_WAYS, AHEAD>(p, &wk, &mut scratch);
+            let h = group.h7(p, &wk);
             for (j, h) in h.into_iter().enumerate() {
                 let candidate = if top == 0 {
                     h == 0
