@@ -170,10 +170,31 @@ mod table {
         ),
     ];
     pub(super) const SHANI_NONCES: &[NonceKernel] = &[
-        k(Backend::Shani, "x3", shani::sweep::<3, false>),
-        k(Backend::Shani, "x2", shani::sweep::<2, false>),
-        k(Backend::Shani, "x4", shani::sweep::<4, false>),
-        k(Backend::Shani, "x2-ahead", shani::sweep::<2, true>),
+        k(
+            Backend::Shani,
+            "x3",
+            shani::sweep::<3, shani::Intrinsics<3, false>>,
+        ),
+        k(
+            Backend::Shani,
+            "x2",
+            shani::sweep::<2, shani::Intrinsics<2, false>>,
+        ),
+        k(
+            Backend::Shani,
+            "x4",
+            shani::sweep::<4, shani::Intrinsics<4, false>>,
+        ),
+        k(
+            Backend::Shani,
+            "x2-ahead",
+            shani::sweep::<2, shani::Intrinsics<2, true>>,
+        ),
+        k(
+            Backend::Shani,
+            "x4-asm",
+            shani::sweep::<4, shani::AsmNonces4>,
+        ),
     ];
     pub(super) const SHANI_VERSIONS: &[VersionKernel] = &[
         k(

@@ -34,7 +34,7 @@ use core::arch::x86_64::*;
 use super::{VersionWork, WorkUnit, IV, K, VERSION_LANES};
 
 mod asm;
-pub(crate) use asm::Asm4;
+pub(crate) use asm::{Asm4, AsmNonces4};
 
 const PAD: u32 = 0x8000_0000;
 
@@ -153,10 +153,7 @@ unsafe fn h7<const W: usize, const AHEAD: bool>(
     let mut cdgh: [__m128i; W] = core::array::from_fn(|j| p[j].abef1);
     let mut m = [[zero; W]; 16];
     for j in 0..W {
-        let n = nonce[j].swap_bytes();
-        let wk23 =
-            _mm_cvtsi64_si128((((n.wrapping_add(K[3])) as u64) << 32 | p[j].wk2 as u64) as i64);
-        abef[j] = _mm_sha256rnds2_epu32(p[j].mid_abef, p[j].abef1, wk23);
+        abef[j] = _mm_sha256rnds2_epu32(p[j].mid_abef, p[j].abef1, wk23(&p[j], nonce[j]));
         for (g, msg) in block2_msg(&p[j], nonce[j]).into_iter().enumerate() {
             m[g][j] = msg;
         }
@@ -168,6 +165,13 @@ unsafe fn h7<const W: usize, const AHEAD: bool>(
     }
     sched_groups!(W, m, abef, cdgh; 4 5 6 7 8 9 10 11 12 13 14 15);
     second_hash::<W, AHEAD>(abef, cdgh, p, scratch)
+}
+
+/// `W + K` of rounds 2-3 of block 2 at `nonce`, in the low 64 bits.
+#[inline(always)]
+unsafe fn wk23(p: &Pre, nonce: u32) -> __m128i {
+    let wk3 = nonce.swap_bytes().wrapping_add(K[3]);
+    _mm_cvtsi64_si128(((wk3 as u64) << 32 | p.wk2 as u64) as i64)
 }
 
 /// `W + K` of all 64 rounds of a block whose message words are `m`
@@ -309,13 +313,38 @@ unsafe fn second_hash<const W: usize, const AHEAD: bool>(
     out
 }
 
-/// Sweep `first..=last`, `WAYS` nonces interleaved.
+/// How a group of nonces of one header is hashed: the intrinsics of [`h7`]
+/// ([`Intrinsics`]) or the hand-scheduled [`AsmNonces4`].
+pub(crate) trait NonceGroup<const WAYS: usize> {
+    /// The group's working memory, made once per sweep.
+    fn new() -> Self;
+
+    /// `H7` of the double SHA-256 of each way, as [`h7`].
+    ///
+    /// # Safety
+    /// The CPU must support the features of [`is_supported`].
+    unsafe fn h7(&mut self, p: &[Pre; WAYS], nonce: [u32; WAYS]) -> [u32; WAYS];
+}
+
+impl<const WAYS: usize, const AHEAD: bool> NonceGroup<WAYS> for Intrinsics<WAYS, AHEAD> {
+    fn new() -> Self {
+        <Self as VersionGroup<WAYS>>::new()
+    }
+
+    #[inline(always)]
+    unsafe fn h7(&mut self, p: &[Pre; WAYS], nonce: [u32; WAYS]) -> [u32; WAYS] {
+        h7::<WAYS, AHEAD>(p, nonce, &mut self.scratch)
+    }
+}
+
+/// Sweep `first..=last`, `WAYS` nonces interleaved, each group hashed by
+/// `G`.
 ///
 /// # Safety
 /// The CPU must support the enabled target features ([`is_supported`]).
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
 #[inline(never)]
-pub(crate) unsafe fn sweep<const WAYS: usize, const AHEAD: bool>(
+pub(crate) unsafe fn sweep<const WAYS: usize, G: NonceGroup<WAYS>>(
     work: &WorkUnit,
     first: u32,
     last: u32,
@@ -323,7 +352,7 @@ pub(crate) unsafe fn sweep<const WAYS: usize, const AHEAD: bool>(
 ) {
     let p = Pre::new(work);
     let top = work.target.top();
-    let mut scratch = [[_mm_setzero_si128(); 32]; WAYS];
+    let mut group = G::new();
     let mut base = first;
     loop {
         let remaining = last - base;
@@ -332,7 +361,7 @@ pub(crate) unsafe fn sweep<const WAYS: usize, const AHEAD: bool>(
             // Past `last`, repeat it: the extra ways are ignored below.
             *n = base.wrapping_add((j as u32).min(remaining));
         }
-        let h = h7::<WAYS, AHEAD>(&[p; WAYS], nonces, &mut scratch);
+        let h = group.h7(&[p; WAYS], nonces);
         for j in 0..WAYS {
             let candidate = if top == 0 {
                 h[j] == 0
