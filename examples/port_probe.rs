@@ -450,6 +450,26 @@ mod probe {
         };
     }
 
+    /// `$op` (with `$tail`, e.g. an immediate) on each register of
+    /// `$r` in turn, sources `xmm0`.
+    macro_rules! on_each {
+        ($op:literal, $tail:literal, $($r:literal)+) => {
+            concat!($($op, " xmm", $r, ", xmm0", $tail, "\n",)+)
+        };
+    }
+
+    /// Sixteen `$op` on registers 9..14: work independent of the round
+    /// chains on 1..8.
+    macro_rules! sixteen {
+        ($op:literal, $tail:literal) => {
+            concat!(
+                on_each!($op, $tail, 9 10 11 12 13 14),
+                on_each!($op, $tail, 9 10 11 12 13 14),
+                on_each!($op, $tail, 9 10 11 12),
+            )
+        };
+    }
+
     /// Runs `$body` (a block of instructions) `PASSES` times: seconds.
     macro_rules! time_ymm {
         ($($body:expr),+) => {
@@ -515,6 +535,39 @@ mod probe {
             "sha256rnds2 + sha256msg2, 2:1",
             per_cycle(80, beside_msg2)
         );
+        // The same eight chains with 16 independent operations beside
+        // them: cycles per eight sha256rnds2 (8 when the operations use
+        // other execution units, more when they compete with the rounds).
+        let with16 = [
+            (
+                "paddd",
+                time_ymm!(x10!(concat!(
+                    rnds_beside!("", "", 0),
+                    sixteen!("paddd", "")
+                ))),
+            ),
+            (
+                "pshufd",
+                time_ymm!(x10!(concat!(
+                    rnds_beside!("", "", 0),
+                    sixteen!("pshufd", ", 14")
+                ))),
+            ),
+            (
+                "palignr",
+                time_ymm!(x10!(concat!(
+                    rnds_beside!("", "", 0),
+                    sixteen!("palignr", ", 4")
+                ))),
+            ),
+        ];
+        for (name, secs) in with16 {
+            println!(
+                "{:<32} {:.2} cycles per 8 sha256rnds2",
+                format!("sha256rnds2 + 16 {name}"),
+                secs * hz / (10 * PASSES) as f64
+            );
+        }
         let latencies = [
             (
                 "sha256rnds2",
