@@ -38,6 +38,21 @@ pub(crate) use asm::{Asm4, AsmNonces4};
 
 const PAD: u32 = 0x8000_0000;
 
+/// Words 4..15 of block 2: the padding of the 80-byte header.
+const BLOCK2_PAD: [u32; 12] = [PAD, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 640];
+
+/// Words 8..15 of the second hash's message: the padding of a 32-byte
+/// message (a 1 bit, zeros, the length in bits).
+const SECOND_PAD: [u32; 8] = [PAD, 0, 0, 0, 0, 0, 0, 256];
+
+/// Group `g` (words 4g..4g+4) of `pad`, whose first word is word `4 first`
+/// of its block.
+#[inline(always)]
+unsafe fn pad_group(pad: &[u32], first: usize, g: usize) -> __m128i {
+    let w = &pad[4 * (g - first)..];
+    words(w[0], w[1], w[2], w[3])
+}
+
 /// Nonce-free values of one work unit. `repr(C)` because the
 /// hand-scheduled kernel ([`asm`]) reads the first three fields by offset.
 #[derive(Clone, Copy)]
@@ -206,9 +221,9 @@ unsafe fn schedule_wk(m: [__m128i; 4], wk: &mut [__m128i; 32]) {
 unsafe fn block2_msg(p: &Pre, nonce: u32) -> [__m128i; 4] {
     [
         _mm_insert_epi32::<3>(p.msg0, nonce.swap_bytes() as i32),
-        words(PAD, 0, 0, 0),
-        _mm_setzero_si128(),
-        words(0, 0, 0, 640),
+        pad_group(&BLOCK2_PAD, 1, 1),
+        pad_group(&BLOCK2_PAD, 1, 2),
+        pad_group(&BLOCK2_PAD, 1, 3),
     ]
 }
 
@@ -274,7 +289,7 @@ unsafe fn second_hash<const W: usize, const AHEAD: bool>(
     });
     abef = [iv_abef; W];
     cdgh = [iv_cdgh; W];
-    let pad = [words(PAD, 0, 0, 0), words(0, 0, 0, 256)];
+    let pad = [pad_group(&SECOND_PAD, 2, 2), pad_group(&SECOND_PAD, 2, 3)];
     if AHEAD {
         for j in 0..W {
             let [x0, x1] = digest[j];
@@ -350,7 +365,8 @@ pub(crate) unsafe fn sweep<const WAYS: usize, G: NonceGroup<WAYS>>(
     last: u32,
     hits: &mut Vec<u32>,
 ) {
-    let p = Pre::new(work);
+    // Every way hashes the same header.
+    let p = [Pre::new(work); WAYS];
     let top = work.target.top();
     let mut group = G::new();
     let mut base = first;
@@ -361,7 +377,7 @@ pub(crate) unsafe fn sweep<const WAYS: usize, G: NonceGroup<WAYS>>(
             // Past `last`, repeat it: the extra ways are ignored below.
             *n = base.wrapping_add((j as u32).min(remaining));
         }
-        let h = group.h7(&[p; WAYS], nonces);
+        let h = group.h7(&p, nonces);
         for j in 0..WAYS {
             let candidate = if top == 0 {
                 h[j] == 0

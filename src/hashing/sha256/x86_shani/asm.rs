@@ -31,7 +31,7 @@
 use core::arch::asm;
 use core::arch::x86_64::*;
 
-use super::{NonceGroup, Pre, VersionGroup, IV, K, PAD};
+use super::{NonceGroup, Pre, VersionGroup, BLOCK2_PAD, IV, K, SECOND_PAD};
 
 /// Constants the assembly reads, in one block: `K`, the IV as ABEF and
 /// CDGH, and `W + K` of the padding: the second hash's groups 2 and 3
@@ -48,13 +48,6 @@ struct Consts {
     /// Offset 352: block 2's rounds 4-5, 6-7, ..., 14-15.
     block2_pad_wk: [[u32; 4]; 6],
 }
-
-/// Words 8..15 of the second hash's message: the padding of a 32-byte
-/// message (a 1 bit, zeros, the length in bits).
-const SECOND_PAD: [u32; 8] = [PAD, 0, 0, 0, 0, 0, 0, 256];
-
-/// Words 4..15 of block 2: the padding of the 80-byte header.
-const BLOCK2_PAD: [u32; 12] = [PAD, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 640];
 
 /// `W + K` of words `first..first + 2N` whose message words are `w`, in
 /// pairs: pair `j` in lanes 0-1 of element `j`.
@@ -76,8 +69,13 @@ static CONSTS: Consts = Consts {
     block2_pad_wk: wk_pairs(&BLOCK2_PAD, 4),
 };
 
-// The assembly addresses `Pre` by offset: ABEF, CDGH, state after round 1.
+// The assembly addresses `Consts` and `Pre` by offset: `Pre`'s ABEF,
+// CDGH and state after round 1.
 const _: () = {
+    assert!(core::mem::offset_of!(Consts, k) == 0);
+    assert!(core::mem::offset_of!(Consts, iv) == 256);
+    assert!(core::mem::offset_of!(Consts, pad_wk) == 288);
+    assert!(core::mem::offset_of!(Consts, block2_pad_wk) == 352);
     assert!(core::mem::offset_of!(Pre, mid_abef) == 0);
     assert!(core::mem::offset_of!(Pre, mid_cdgh) == 16);
     assert!(core::mem::offset_of!(Pre, abef1) == 32);
@@ -171,13 +169,18 @@ macro_rules! second_hash_start {
         "movdqa xmmword ptr [", $m, " + ", $i, "*256 + 16], xmm14\n",
         "movdqa ", $a, ", xmmword ptr [{c} + 256]\n",
         "movdqa ", $c, ", xmmword ptr [{c} + 272]\n",
-        "movdqa xmm0, xmm15\n",
-        "paddd xmm0, xmmword ptr [{c}]\n",
-        "sha256rnds2 ", $c, ", ", $a, "\n",
-        "pshufd xmm0, xmm0, 0x0e\n",
-        "sha256rnds2 ", $a, ", ", $c, "\n",
-        "movdqa xmm0, xmm14\n",
-        "paddd xmm0, xmmword ptr [{c} + 16]\n",
+        four_rounds!($a, $c, "xmm15", "0"),
+        four_rounds!($a, $c, "xmm14", "16"),
+    ) };
+}
+
+/// Four rounds of one way (state `$a` ABEF, `$c` CDGH) on the message
+/// group in `$x`, whose `K` is at byte `$k` of `Consts`.
+#[rustfmt::skip]
+macro_rules! four_rounds {
+    ($a:literal, $c:literal, $x:literal, $k:literal) => { concat!(
+        "movdqa xmm0, ", $x, "\n",
+        "paddd xmm0, xmmword ptr [{c} + ", $k, "]\n",
         "sha256rnds2 ", $c, ", ", $a, "\n",
         "pshufd xmm0, xmm0, 0x0e\n",
         "sha256rnds2 ", $a, ", ", $c, "\n",
